@@ -1,0 +1,27 @@
+"""flodl_core: a deep-learning framework in pure Python on NumPy and CuPy.
+
+``import flodl_core as fl`` gives the whole API::
+
+    x = fl.Variable(fl.randn(4, 3), requires_grad=True)
+    loss = (x @ fl.randn(3, 2)).relu().sum()
+    loss.backward()
+"""
+from .backend import (CPU, Device, DType, Rng, TensorOptions, cuda_available,
+                      cuda_device_count, cuda_manual_seed_all, cuda_memory_info, malloc_tuned,
+                      manual_seed, rss_kb)
+from .errors import (AnomalyError, AutogradError, CheckpointError, DeviceError, DTypeError,
+                     FlodlError, FlodlIndexError, GradcheckError, GraphError, ShapeError)
+from .tensor import Tensor
+from .creation import *  # noqa: F401,F403
+from .creation import __all__ as _creation_all
+from .autograd import *  # noqa: F401,F403
+from .autograd import __all__ as _autograd_all
+
+__version__ = "0.1.0"
+
+__all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
+            "cuda_manual_seed_all", "cuda_available", "cuda_device_count", "cuda_memory_info",
+            "rss_kb", "malloc_tuned", "Tensor", "FlodlError", "ShapeError", "DTypeError",
+            "DeviceError", "FlodlIndexError", "AutogradError", "AnomalyError",
+            "GradcheckError", "GraphError", "CheckpointError", "__version__"]
+           + list(_creation_all) + list(_autograd_all))

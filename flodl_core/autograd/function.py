@@ -1,0 +1,279 @@
+"""Function: one differentiable op, forward and backward side by side.
+
+A Function subclass implements
+
+* ``forward(*arrays)`` on raw ndarrays (NumPy or CuPy), returning an array or a
+  tuple of arrays, and
+* ``backward(*grad_outputs)`` on Variables, returning one gradient Variable (or
+  None) per input. Because backward is written with the framework's own ops, the
+  same code yields higher-order gradients under ``create_graph=True``; without
+  it, backward runs with grad mode off and records nothing.
+
+Calling a Function instance is the single choke point where inputs are
+validated, the device is checked, the forward runs and (when some input
+requires grad and grad mode is on) the graph is wired::
+
+    class Exp(Function):
+        retain_outputs = (0,)          # backward needs exp(x): keep it
+        def forward(self, x):
+            return xp_of(x).exp(x)
+        def backward(self, gy):
+            return gy * self.output()
+
+    Exp()(variable)   # -> Variable with creator Exp
+    Exp()(tensor)     # -> Tensor, no graph
+
+Graph ownership avoids reference cycles: a Variable holds its creator, a
+creator holds its inputs, and nothing points back from a creator to its
+outputs except weak references. Memory is released by reference counting.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+
+import numpy as np
+
+from ..backend.array_module import device_of
+from ..errors import DeviceError, FlodlError, ShapeError
+from ..tensor import Tensor, TensorLike
+from .grad_mode import state
+
+_ndarray = np.ndarray
+_np_generic = np.generic
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Every public differentiable method installed on Tensor/Variable, by name.
+# The gradcheck suite fails when one of these has no registry entry.
+DIFFERENTIABLE_METHODS: dict = {}
+
+
+class Function:
+    """Base class of every differentiable op (see the module docstring)."""
+
+    __slots__ = ("inputs", "generation", "n_outputs", "_saved_outputs", "_retained",
+                 "_out_meta", "_trace")
+
+    #: Name used in error messages and graph dumps.
+    op_name = "function"
+    #: Output indices that backward reads through ``self.output(i)``.
+    retain_outputs: tuple = ()
+    #: Whether backward is itself differentiable (double backward). The registry
+    #: entry of an op that sets this False must say why.
+    supports_double_backward = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "op_name" not in cls.__dict__:
+            cls.op_name = _snake(cls.__name__)
+        ALL_FUNCTIONS.append(cls)
+
+    # ------------------------------------------------------------- to override
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError
+
+    # ------------------------------------------------------ helpers for ops
+    def output(self, index: int = 0):
+        """Output ``index`` as a Variable, for backward formulas.
+
+        Needs ``index`` in ``retain_outputs``. When the caller dropped the output
+        Variable, it is rebuilt from the saved array with this node as creator,
+        so higher-order gradients still flow through it.
+        """
+        ref, array = self._saved_outputs[index]
+        var = ref()
+        if var is None:
+            from .variable import Variable
+            var = Variable._make(array, self, index, self.inputs is not None)
+        return var
+
+    def needs_grad(self, index: int) -> bool:
+        """Whether input ``index`` wants a gradient (skip work for constants)."""
+        return self.inputs[index]._requires_grad
+
+    # ----------------------------------------------------------- the choke point
+    def __call__(self, *inputs):
+        is_variable = False
+        requires_grad = False
+        for x in inputs:
+            if x._is_variable:
+                is_variable = True
+                if x._requires_grad:
+                    requires_grad = True
+        arrays = [x._data for x in inputs]
+        if len(arrays) > 1:
+            for a in arrays:
+                if type(a) is not _ndarray:
+                    _check_same_device(self.op_name, inputs)
+                    break
+        try:
+            ys = self.forward(*arrays)
+        except FlodlError:
+            raise
+        except (ValueError, TypeError, IndexError) as e:
+            raise _translate_error(self.op_name, inputs, e) from None
+
+        multi = type(ys) is tuple
+        if multi:
+            ys = tuple(_as_array(y) for y in ys)
+        elif type(ys) is not _ndarray:
+            ys = _as_array(ys)
+        if state.anomaly:
+            trace = _user_frame()
+            _check_finite(self.op_name, "forward", ys if multi else (ys,), arrays, trace)
+
+        if not is_variable:
+            return tuple(Tensor._wrap(y) for y in ys) if multi else Tensor._wrap(ys)
+
+        from .variable import Variable
+        if not (requires_grad and state.enabled):
+            return tuple(Variable._make(y) for y in ys) if multi else Variable._make(ys)
+
+        # Record the graph.
+        gen = 0
+        for x in inputs:
+            c = x._creator
+            if c is not None and c.generation > gen:
+                gen = c.generation
+        self.generation = gen + 1
+        self.inputs = inputs
+        self._retained = None
+        if state.anomaly:
+            self._trace = trace
+        if multi:
+            self.n_outputs = len(ys)
+            self._out_meta = tuple((y.shape, y.dtype) for y in ys)
+            outs = tuple(Variable._make(y, self, i, True) for i, y in enumerate(ys))
+        else:
+            self.n_outputs = 1
+            outs = Variable._make(ys, self, 0, True)
+        if self.retain_outputs:
+            seq = outs if multi else (outs,)
+            self._saved_outputs = {i: (weakref.ref(seq[i]), seq[i]._data)
+                                   for i in self.retain_outputs}
+        return outs
+
+    # --------------------------------------------------------------- graph
+    def release(self):
+        """Free what backward needed; the node can no longer be differentiated."""
+        self.inputs = None
+        self._saved_outputs = None
+        self._retained = None
+
+    @property
+    def trace(self):
+        """'file:line' of the user code that created this node (anomaly mode only)."""
+        try:
+            return self._trace
+        except AttributeError:
+            return None
+
+    def __repr__(self):
+        return f"<{type(self).__name__} gen={getattr(self, 'generation', '?')}>"
+
+
+ALL_FUNCTIONS: list = []
+
+
+def op_method(fn=None, *, name: str | None = None, differentiable: bool = True):
+    """Install ``fn`` as a method of Tensor and Variable, under ``name``.
+
+    The same function serves both: the Function it calls returns a Tensor for
+    Tensor inputs and a Variable for Variable inputs.
+    """
+    def install(f):
+        method_name = name or f.__name__
+        setattr(TensorLike, method_name, f)
+        if differentiable:
+            DIFFERENTIABLE_METHODS[method_name] = f
+        return f
+    return install(fn) if fn is not None else install
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _as_array(y):
+    """NumPy ufuncs return scalars for 0-d inputs: turn them back into arrays."""
+    if type(y) is _ndarray:
+        return y
+    if isinstance(y, (_np_generic, float, int, bool)):
+        return np.asarray(y)
+    return y   # a CuPy array
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper()
+                                   or (i + 1 < len(name) and name[i + 1].islower())):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _check_same_device(op, inputs):
+    devices = [device_of(x._data) for x in inputs]
+    first = devices[0]
+    for d in devices[1:]:
+        if d != first:
+            raise DeviceError(f"{op}: tensors on different devices: {first!r} and {d!r}")
+
+
+def _describe(inputs) -> str:
+    return ", ".join(f"{tuple(x.shape)} {x.dtype.name}" for x in inputs)
+
+
+def _translate_error(op, inputs, err) -> FlodlError:
+    """Turn an error from deep inside NumPy into one the user can read."""
+    msg = str(err)
+    if "broadcast" in msg and len(inputs) >= 2:
+        shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
+        return ShapeError(f"{op}: cannot broadcast shapes {shapes}")
+    cls = type(err)
+    if issubclass(cls, IndexError):
+        from ..errors import FlodlIndexError
+        return FlodlIndexError(f"{op}: {msg} (inputs: {_describe(inputs)})")
+    if issubclass(cls, TypeError):
+        from ..errors import DTypeError
+        return DTypeError(f"{op}: {msg} (inputs: {_describe(inputs)})")
+    return ShapeError(f"{op}: {msg} (inputs: {_describe(inputs)})")
+
+
+def _user_frame() -> str:
+    """'file:line' of the innermost caller outside this package."""
+    f = sys._getframe(1)
+    while f is not None:
+        fname = os.path.abspath(f.f_code.co_filename)
+        if not fname.startswith(_PACKAGE_DIR + os.sep):
+            return f"{f.f_code.co_filename}:{f.f_lineno}"
+        f = f.f_back
+    return "<unknown>"
+
+
+def _check_finite(op, phase, outputs, input_arrays, trace):
+    from ..errors import AnomalyError
+    for y in outputs:
+        if y is None or y.dtype.kind not in "fc" and y.dtype.name != "bfloat16":
+            continue
+        xp = np if type(y) is _ndarray else _cupy_of(y)
+        if not bool(xp.isfinite(y).all()):
+            bad = "NaN" if bool(xp.isnan(y).any()) else (
+                "-Inf" if bool((y == -np.inf).any()) else "Inf")
+            already = any(
+                a is not None and getattr(a, "dtype", None) is not None
+                and (a.dtype.kind == "f" or a.dtype.name == "bfloat16")
+                and not bool((np if type(a) is _ndarray else _cupy_of(a)).isfinite(a).all())
+                for a in input_arrays)
+            note = " (its inputs already held NaN/Inf)" if already else ""
+            raise AnomalyError(f"{op}: {phase} produced {bad}{note}; "
+                               f"op created at {trace or '<unknown>'}")
+
+
+def _cupy_of(arr):
+    from ..backend.array_module import xp_of
+    return xp_of(arr)

@@ -1,0 +1,76 @@
+"""Small helpers shared by the op families (array-level, no graph)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ...backend.array_module import xp_of
+from ...backend.dtype import BFLOAT16_NUMPY, HALF_NUMPY, dtype_of
+from ...errors import DTypeError, FlodlIndexError, ShapeError
+
+Number = numbers.Number
+FLOAT32 = np.dtype(np.float32)
+
+
+def is_float(np_dtype) -> bool:
+    return np_dtype.kind == "f" or np_dtype == BFLOAT16_NUMPY
+
+
+def float_input(x):
+    """Integer and bool inputs of float math promote to Float32, as in PyTorch."""
+    if x.dtype.kind in "biu":
+        return x.astype(FLOAT32)
+    return x
+
+
+def require_float(op, x):
+    if not is_float(x.dtype):
+        raise DTypeError(f"{op}: expected a floating-point tensor, got {dtype_of(x.dtype)}")
+
+
+def compute_dtype(x):
+    """Half types compute matmuls and reductions in float32 (bf16 sums saturate at 256)."""
+    return FLOAT32 if x.dtype in HALF_NUMPY else x.dtype
+
+
+def upcast(x):
+    return x.astype(FLOAT32) if x.dtype in HALF_NUMPY else x
+
+
+def apply_scalar(op, x, value, fn):
+    """``fn(x, value)`` with PyTorch's promotion for a Python scalar operand.
+
+    The scalar never changes a float tensor's dtype; half tensors compute in
+    float32 and round once (the scalar is not rounded to half first); an int
+    tensor with a float scalar computes in Float32.
+    """
+    if not isinstance(value, Number) or isinstance(value, complex):
+        raise TypeError(f"{op}: expected a real Python number, got {type(value).__name__}")
+    if x.dtype in HALF_NUMPY:
+        return fn(x.astype(FLOAT32), value).astype(x.dtype)
+    if x.dtype.kind in "biu" and isinstance(value, (float, np.floating)):
+        return fn(x.astype(FLOAT32), value)
+    return fn(x, value)
+
+
+def norm_dim(dim, ndim, op) -> int:
+    """Wrap a possibly negative dim into range, or raise naming the op."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise FlodlIndexError(f"{op}: dim {dim} out of range for a {ndim}-d tensor "
+                              f"(expected {-n}..{n - 1})")
+    return int(dim) % n
+
+
+def norm_dims(dims, ndim, op) -> tuple:
+    dims = tuple(norm_dim(d, ndim, op) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise ShapeError(f"{op}: repeated dim in {dims}")
+    return dims
+
+
+def xp(x):
+    return xp_of(x)

@@ -1,0 +1,1 @@
+"""Registry entries: (to be filled)."""
