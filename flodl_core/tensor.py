@@ -137,7 +137,12 @@ class TensorLike:
         arr = self._data
         if dtype is not None and np.dtype(dtype) != arr.dtype:
             return arr.astype(dtype)
-        return arr.copy() if copy else arr
+        if copy:
+            return arr.copy()
+        # A read-only view: writing through np.asarray(t) must not mutate the tensor.
+        arr = arr.view()
+        arr.flags.writeable = False
+        return arr
 
     def __dlpack__(self, *args, **kwargs):
         return self._data.__dlpack__(*args, **kwargs)
@@ -388,7 +393,9 @@ class Tensor(TensorLike):
     # ------------------------------------------------- conversions (copying)
     def to_device(self, device) -> "Tensor":
         """A copy on ``device`` (self when already there)."""
-        return Tensor._wrap(array_to_device(self._data, Device.parse(device)))
+        data = self._data
+        moved = array_to_device(data, Device.parse(device))
+        return self if moved is data else Tensor._wrap(moved)
 
     def to(self, target) -> "Tensor":
         """``to(Device)`` or ``to(DType)``, as in PyTorch."""

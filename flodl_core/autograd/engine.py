@@ -50,19 +50,20 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool,
             else:
                 capture_node.setdefault((id(v._creator), v._index), []).append(i)
 
+    summer = _GradSum(create_graph)
     with set_grad_enabled(create_graph):
         for root, g in zip(roots, root_grads):
             g = _seed_grad(root, g)
             creator = root._creator
             if creator is None:
-                _accumulate_leaf(leaf_grads, root, g, create_graph)
+                _accumulate_leaf(leaf_grads, root, g, summer)
                 continue
             slot = pending.get(creator)
             if slot is None:
                 pending[creator] = slot = [None] * creator.n_outputs
                 heapq.heappush(heap, (-creator.generation, next(tie), creator))
-            slot[root._index] = g if slot[root._index] is None else _add(
-                slot[root._index], g, create_graph)
+            slot[root._index] = g if slot[root._index] is None else summer.add(
+                slot[root._index], g)
 
         anomaly = state.anomaly
         free_now = not retain_graph and not create_graph
@@ -70,6 +71,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool,
         while heap:
             node = heapq.heappop(heap)[2]
             grads = pending.pop(node)
+            summer.hand_over(grads)
             node_inputs = node.inputs
             if node_inputs is None:
                 raise AutogradError(
@@ -94,17 +96,24 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool,
             for x, gx in zip(node_inputs, gxs):
                 if gx is None or not x._requires_grad:
                     continue
-                gx = _conform(node, x, gx)
+                gd = gx._data
+                xd = x._data
+                if gd.shape != xd.shape or gd.dtype != xd.dtype:
+                    gx = _conform(node, x, gx)
                 creator = x._creator
                 if creator is None:
-                    _accumulate_leaf(leaf_grads, x, gx, create_graph)
+                    entry = leaf_grads.get(id(x))
+                    if entry is None:
+                        leaf_grads[id(x)] = [x, gx]
+                    else:
+                        entry[1] = summer.add(entry[1], gx)
                     continue
                 slot = pending.get(creator)
                 if slot is None:
                     pending[creator] = slot = [None] * creator.n_outputs
                     heapq.heappush(heap, (-creator.generation, next(tie), creator))
                 i = x._index
-                slot[i] = gx if slot[i] is None else _add(slot[i], gx, create_graph)
+                slot[i] = gx if slot[i] is None else summer.add(slot[i], gx)
             if free_now:
                 node.release()
             elif visited is not None:
@@ -190,19 +199,44 @@ def _sums_to(gshape, shape) -> bool:
     return True
 
 
-def _add(a, b, create_graph):
-    if create_graph:
-        return a + b
-    # Fresh array: the pending grads may alias user tensors or each other.
-    return Variable._make(_as_array(a._data + b._data))
+class _GradSum:
+    """Adds gradients arriving for the same Variable.
+
+    Incoming gradients may alias user tensors or each other (``Add.backward``
+    returns its upstream grad twice), so the first sum allocates a fresh buffer;
+    later sums add into that buffer in place, since nothing else can see it.
+    A buffer stops being ours once it is handed to a backward formula.
+    Under create_graph the sum is a recorded op instead.
+    """
+
+    __slots__ = ("create_graph", "owned")
+
+    def __init__(self, create_graph):
+        self.create_graph = create_graph
+        self.owned = set()
+
+    def add(self, a, b):
+        if self.create_graph:
+            return a + b
+        if id(a) in self.owned:
+            a._data += b._data
+            return a
+        total = Variable._make(_as_array(a._data + b._data))
+        self.owned.add(id(total))
+        return total
+
+    def hand_over(self, grads):
+        if self.owned:
+            for g in grads:
+                self.owned.discard(id(g))
 
 
-def _accumulate_leaf(leaf_grads, leaf, g, create_graph):
+def _accumulate_leaf(leaf_grads, leaf, g, summer):
     entry = leaf_grads.get(id(leaf))
     if entry is None:
         leaf_grads[id(leaf)] = [leaf, g]
     else:
-        entry[1] = _add(entry[1], g, create_graph)
+        entry[1] = summer.add(entry[1], g)
 
 
 def _deliver_nonleaf(node, grads, create_graph, capture_node, captured):

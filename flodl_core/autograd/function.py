@@ -39,9 +39,11 @@ from ..backend.array_module import device_of
 from ..errors import DeviceError, FlodlError, ShapeError
 from ..tensor import Tensor, TensorLike
 from .grad_mode import state
+from .variable import Variable
 
 _ndarray = np.ndarray
 _np_generic = np.generic
+_new_object = object.__new__
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Every public differentiable method installed on Tensor/Variable, by name.
@@ -87,7 +89,6 @@ class Function:
         ref, array = self._saved_outputs[index]
         var = ref()
         if var is None:
-            from .variable import Variable
             var = Variable._make(array, self, index, self.inputs is not None)
         return var
 
@@ -97,6 +98,7 @@ class Function:
 
     # ----------------------------------------------------------- the choke point
     def __call__(self, *inputs):
+        # This is the hot path of every op: keep it flat and allocation-light.
         is_variable = False
         requires_grad = False
         for x in inputs:
@@ -122,16 +124,16 @@ class Function:
             ys = tuple(_as_array(y) for y in ys)
         elif type(ys) is not _ndarray:
             ys = _as_array(ys)
-        if state.anomaly:
+        st = state
+        anomaly = st.anomaly
+        if anomaly:
             trace = _user_frame()
             _check_finite(self.op_name, "forward", ys if multi else (ys,), arrays, trace)
 
         if not is_variable:
             return tuple(Tensor._wrap(y) for y in ys) if multi else Tensor._wrap(ys)
-
-        from .variable import Variable
-        if not (requires_grad and state.enabled):
-            return tuple(Variable._make(y) for y in ys) if multi else Variable._make(ys)
+        if not (requires_grad and st.enabled):
+            return tuple(_make_var(y) for y in ys) if multi else _make_var(ys)
 
         # Record the graph.
         gen = 0
@@ -142,15 +144,20 @@ class Function:
         self.generation = gen + 1
         self.inputs = inputs
         self._retained = None
-        if state.anomaly:
+        if anomaly:
             self._trace = trace
         if multi:
             self.n_outputs = len(ys)
             self._out_meta = tuple((y.shape, y.dtype) for y in ys)
-            outs = tuple(Variable._make(y, self, i, True) for i, y in enumerate(ys))
+            outs = tuple(_make_var(y, self, i, True) for i, y in enumerate(ys))
         else:
             self.n_outputs = 1
-            outs = Variable._make(ys, self, 0, True)
+            outs = _new_object(Variable)
+            outs._data = ys
+            outs._requires_grad = True
+            outs._grad = None
+            outs._creator = self
+            outs._index = 0
         if self.retain_outputs:
             seq = outs if multi else (outs,)
             self._saved_outputs = {i: (weakref.ref(seq[i]), seq[i]._data)
@@ -177,6 +184,7 @@ class Function:
 
 
 ALL_FUNCTIONS: list = []
+_make_var = Variable._make
 
 
 def op_method(fn=None, *, name: str | None = None, differentiable: bool = True):
