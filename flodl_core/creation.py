@@ -29,7 +29,13 @@ from .tensor import Tensor, TensorLike, array_to_device
 
 
 def _options(fn, args, dtype, device, opts):
-    """Split a trailing TensorOptions off ``args`` and resolve dtype/device."""
+    """Split a trailing TensorOptions off ``args`` and resolve dtype/device.
+
+    Factories with fixed parameters (``full(shape, value, opts)``) receive a
+    positional TensorOptions in their ``dtype`` slot; it is taken as ``opts``.
+    """
+    if isinstance(dtype, TensorOptions):
+        args, dtype = args + (dtype,), None
     if args and isinstance(args[-1], TensorOptions):
         if opts is not None:
             raise TypeError(f"{fn}: TensorOptions given twice")
@@ -39,6 +45,18 @@ def _options(fn, args, dtype, device, opts):
         device = opts.device if device is None else device
     device = Device.CPU if device is None else Device.parse(device)
     return args, dtype, device
+
+
+def _positional_opts(fn, values, defaults, opts):
+    """A TensorOptions passed positionally into an optional parameter becomes
+    ``opts``; that parameter goes back to its default."""
+    out = list(values)
+    for i, v in enumerate(values):
+        if isinstance(v, TensorOptions):
+            if opts is not None:
+                raise TypeError(f"{fn}: TensorOptions given twice")
+            opts, out[i] = v, defaults[i]
+    return tuple(out), opts
 
 
 def _shape(fn, args) -> tuple:
@@ -115,6 +133,7 @@ def _scalar_dtype(value) -> DType:
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, opts=None) -> Tensor:
     """The identity matrix (n x m, m defaults to n)."""
+    (m,), opts = _positional_opts("eye", (m,), (None,), opts)   # eye(n, opts)
     (), dtype, device = _options("eye", (), dtype, device, opts)
     _shape("eye", (n,) if m is None else (n, m))
     dt = _np_dtype(dtype)
@@ -127,6 +146,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, opts=None) -> Tenso
     ``arange(5)`` counts from 0. As in PyTorch, all-integer arguments give Int64,
     any float gives Float32, unless ``dtype`` is given.
     """
+    # arange(end, opts) and arange(start, end, opts)
+    (end, step), opts = _positional_opts("arange", (end, step), (None, 1), opts)
     (), dtype, device = _options("arange", (), dtype, device, opts)
     if end is None:
         start, end = 0, start
@@ -193,6 +214,8 @@ def randint(low: int, high: int | None = None, shape=(), dtype=None, device=None
             opts=None) -> Tensor:
     """Uniform integers in [low, high) (Int64 unless given). ``randint(high, shape=...)``
     draws from [0, high)."""
+    # randint(high, opts) and randint(low, high, opts)
+    (high, shape), opts = _positional_opts("randint", (high, shape), (None, ()), opts)
     (), dtype, device = _options("randint", (), dtype, device, opts)
     if high is None:
         low, high = 0, low
@@ -316,13 +339,14 @@ def tensor(data, dtype=None, device=None, opts=None) -> Tensor:
             arr = np.array(data)
         except ValueError as e:
             raise ShapeError(f"tensor: data is not rectangular: {e}") from None
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
-        elif arr.dtype.kind in "iu":
-            arr = arr.astype(np.int64)
-        elif arr.dtype.kind not in "fb":
+        if arr.dtype.kind not in "fbiu":
             raise DTypeError(f"tensor: cannot build a tensor from {type(data).__name__} "
                              f"values (NumPy inferred {arr.dtype})")
+        if dtype is None:   # PyTorch defaults; an explicit dtype converts once, exactly
+            if arr.dtype == np.float64:
+                arr = arr.astype(np.float32)
+            elif arr.dtype.kind in "iu":
+                arr = arr.astype(np.int64)
     if dtype is not None:
         arr = arr.astype(to_numpy_dtype(dtype))
     else:

@@ -320,7 +320,11 @@ class TensorLike:
 
     def __rpow__(self, other):
         if isinstance(other, Number):
-            base = Tensor._wrap(xp_of(self._data).full(self.shape, other, dtype=self._data.dtype))
+            data = self._data
+            dtype = data.dtype
+            if dtype.kind in "biu" and isinstance(other, (float, np.floating)):
+                dtype = np.dtype(np.float32)   # PyTorch: an int exponent with a float base
+            base = Tensor._wrap(xp_of(data).full(data.shape, other, dtype=dtype))
             return base.pow(self)
         other = _as_operand(other)
         return NotImplemented if other is None else other.pow(self)
@@ -433,7 +437,7 @@ class Tensor(TensorLike):
 
     def batches(self, batch_size: int) -> list:
         """Split along dim 0 into consecutive batches (the last may be smaller)."""
-        if not isinstance(batch_size, int) or batch_size <= 0:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"batches: batch_size must be a positive int, got {batch_size!r}")
         if self._data.ndim == 0:
             raise ShapeError("batches: cannot split a 0-d tensor")

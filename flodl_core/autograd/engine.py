@@ -82,7 +82,16 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool,
                 _deliver_nonleaf(node, grads, create_graph, capture_node, captured)
             if node.n_outputs > 1:
                 grads = _fill_missing(node, grads)
-            gxs = node.backward(*grads)
+            if anomaly:
+                # The ops inside a backward formula are not user code: a non-finite
+                # gradient is reported once, below, under this node's name.
+                state.anomaly = False
+                try:
+                    gxs = node.backward(*grads)
+                finally:
+                    state.anomaly = True
+            else:
+                gxs = node.backward(*grads)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             if len(gxs) != len(node_inputs):

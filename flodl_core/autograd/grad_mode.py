@@ -90,6 +90,13 @@ class set_grad_enabled(_ModeContext):
     def __enter__(self):
         return self   # already switched in __init__
 
+    def __call__(self, fn):
+        # As a decorator it only scopes the calls (PyTorch semantics): undo the
+        # switch that __init__ made at decoration time.
+        if self._prev:
+            state.enabled = self._prev.pop()
+        return super().__call__(fn)
+
     def _clone(self):
         return _SetGradScope(self.mode)
 

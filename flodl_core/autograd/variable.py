@@ -147,9 +147,13 @@ class Variable(TensorLike):
         new = value._data if isinstance(value, TensorLike) else value
         old = self._data
         if new.shape != old.shape or new.dtype != old.dtype or type(new) is not type(old):
-            raise ShapeError(f"set_data: expected shape {old.shape} {self.dtype} on "
-                             f"{self.device!r}, got {tuple(new.shape)} "
-                             f"{Tensor._wrap(new).dtype} on {Tensor._wrap(new).device!r}")
+            # The error class names what differs: shape, else dtype, else device.
+            from ..errors import DeviceError
+            cls = (ShapeError if new.shape != old.shape
+                   else DTypeError if new.dtype != old.dtype else DeviceError)
+            raise cls(f"set_data: expected shape {old.shape} {self.dtype} on "
+                      f"{self.device!r}, got {tuple(new.shape)} "
+                      f"{Tensor._wrap(new).dtype} on {Tensor._wrap(new).device!r}")
         self._data = new
 
     # ----------------------------------------------------------- backward

@@ -54,6 +54,9 @@ class Device:
     def __setattr__(self, name, value):
         raise AttributeError("Device is immutable")
 
+    def __delattr__(self, name):
+        raise AttributeError("Device is immutable")
+
     def __eq__(self, other):
         return isinstance(other, Device) and self.kind == other.kind and self.index == other.index
 

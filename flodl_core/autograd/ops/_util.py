@@ -47,6 +47,8 @@ def apply_scalar(op, x, value, fn):
     """
     if not isinstance(value, Number) or isinstance(value, complex):
         raise TypeError(f"{op}: expected a real Python number, got {type(value).__name__}")
+    if isinstance(value, np.generic):
+        value = value.item()   # a NumPy scalar must not widen the tensor (NumPy 2 rules)
     if x.dtype in HALF_NUMPY:
         return fn(x.astype(FLOAT32), value).astype(x.dtype)
     if x.dtype.kind in "biu" and isinstance(value, (float, np.floating)):
@@ -74,3 +76,25 @@ def norm_dims(dims, ndim, op) -> tuple:
 
 def xp(x):
     return xp_of(x)
+
+
+def promote_types(da, db):
+    """PyTorch's promotion of two tensor dtypes: a float dtype wins over an
+    integer/bool one; Float16 with BFloat16 gives Float32; else NumPy's rule."""
+    if da == db:
+        return da
+    fa, fb = is_float(da), is_float(db)
+    if fa != fb:
+        return da if fa else db
+    if fa and {da, db} == HALF_NUMPY:
+        return FLOAT32
+    return np.result_type(da, db)
+
+
+def promote_pair(a, b):
+    """Cast two arrays to their PyTorch result dtype (no copy when they agree)."""
+    da, db = a.dtype, b.dtype
+    if da == db:
+        return a, b
+    dt = promote_types(da, db)
+    return (a if da == dt else a.astype(dt)), (b if db == dt else b.astype(dt))

@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from ._util import FLOAT32, apply_scalar, compute_dtype, xp
+from ._util import FLOAT32, apply_scalar, compute_dtype, promote_pair, promote_types, xp
 
 _add, _mul, _div = operator.add, operator.mul, operator.truediv
 
@@ -20,6 +20,8 @@ _add, _mul, _div = operator.add, operator.mul, operator.truediv
 
 class Add(Function):
     def forward(self, a, b):
+        if a.dtype != b.dtype:
+            a, b = promote_pair(a, b)
         return a + b
 
     def backward(self, gy):
@@ -28,6 +30,8 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a, b):
+        if a.dtype != b.dtype:
+            a, b = promote_pair(a, b)
         return a - b
 
     def backward(self, gy):
@@ -36,6 +40,8 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a, b):
+        if a.dtype != b.dtype:
+            a, b = promote_pair(a, b)
         return a * b
 
     def backward(self, gy):
@@ -46,8 +52,10 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        if a.dtype.kind in "biu" and b.dtype.kind in "biu":
-            a = a.astype(FLOAT32)   # true division of ints gives Float32, as in PyTorch
+        if a.dtype != b.dtype:
+            a, b = promote_pair(a, b)
+        if a.dtype.kind in "biu":
+            a, b = a.astype(FLOAT32), b.astype(FLOAT32)   # true division gives Float32
         return a / b
 
     def backward(self, gy):
@@ -178,7 +186,7 @@ class Matmul(Function):
                              f"inner dims {a.shape[-1]} != {b.shape[-2]}")
         ca, cb = compute_dtype(a), compute_dtype(b)
         if ca != a.dtype or cb != b.dtype:
-            out_dtype = np.result_type(a.dtype, b.dtype)
+            out_dtype = promote_types(a.dtype, b.dtype)
             return xp(a).matmul(a.astype(ca), b.astype(cb)).astype(out_dtype)
         return a @ b
 

@@ -10,7 +10,7 @@ import math
 
 from ...errors import ShapeError
 from ..function import Function, op_method
-from ._util import norm_dim, xp
+from ._util import compute_dtype, norm_dim, xp
 
 
 def _shape_arg(shape) -> tuple:
@@ -191,7 +191,10 @@ class SumTo(Function):
             lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
         if not axes:
             return x
-        y = x.sum(axis=axes, keepdims=True, dtype=x.dtype)
+        # Half types accumulate in float32 (a bf16 running sum stops at 256).
+        y = x.sum(axis=axes, keepdims=True, dtype=compute_dtype(x))
+        if y.dtype != x.dtype:
+            y = y.astype(x.dtype)
         return y.reshape(shape) if lead else y
 
     def backward(self, gy):

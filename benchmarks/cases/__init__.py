@@ -1,0 +1,7 @@
+"""Benchmark cases. Each module defines CASE (metadata) and FRAMEWORKS (name -> factory).
+
+A factory is called in a fresh worker process, after the thread-count variables are
+set, and returns a ``Bench``: ``check()`` (values that must agree across frameworks)
+and ``step()`` (one unit of timed work).
+"""
+CASES = ("add_chain", "mlp_step")

@@ -1,0 +1,47 @@
+"""The README's example and the example scripts run and do what they claim."""
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_python_blocks():
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_example_fits_the_linear_map(capsys):
+    blocks = _readme_python_blocks()
+    assert blocks, "README.md has no python example"
+    scope = {}
+    exec(compile(blocks[0], "README.md", "exec"), scope)
+    w = scope["w"].data.to_numpy().ravel()
+    np.testing.assert_allclose(w, [1.0, -2.0, 0.5], atol=1e-3)
+    assert scope["loss"].item() < 1e-5
+    assert scope["gx"].shape == (3, 1)
+
+
+def test_readme_is_short_and_names_both_setup_commands():
+    text = (ROOT / "README.md").read_text()
+    assert "python3 examples/train_mlp.py" in text
+    assert "python3 -m pytest -q" in text
+    assert len(_readme_python_blocks()[0].strip().splitlines()) <= 22
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    test_cmd = [line for line in readme.splitlines() if "pytest" in line and "pip install" in line]
+    assert len(test_cmd) == 1
+    assert test_cmd[0].strip() in (ROOT / ".ci" / "run").read_text()
+
+
+def test_example_mlp_loss_falls():
+    spec = importlib.util.spec_from_file_location("train_mlp", ROOT / "examples" / "train_mlp.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    first = mod.main(epochs=1)
+    last = mod.main(epochs=15)
+    assert last < 0.7 * first, (first, last)
