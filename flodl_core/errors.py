@@ -54,6 +54,7 @@ class CheckpointError(FlodlError, ValueError):
 # The public name; the trailing underscore above only avoids shadowing the builtin
 # inside this module.
 FlodlIndexError = IndexError_
+FlodlIndexError.__name__ = FlodlIndexError.__qualname__ = "FlodlIndexError"
 
 __all__ = [
     "FlodlError", "ShapeError", "DTypeError", "DeviceError", "FlodlIndexError",

@@ -22,7 +22,7 @@ import operator
 
 import numpy as np
 
-from ...backend.dtype import HALF_NUMPY, dtype_of
+from ...backend.dtype import BFLOAT16_NUMPY, HALF_NUMPY, dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import Tensor, TensorLike, _is_array
 from ..function import Function, op_method
@@ -40,12 +40,12 @@ _LN10 = math.log(10.0)
 
 def _float_math(x, fn):
     """``fn(x)`` for float math: ints/bool promote to Float32, half types compute
-    in float32 and round once. Domain errors give NaN/Inf silently (as in PyTorch)."""
+    in float32 and round once. Domain errors give NaN/Inf, with NumPy's usual
+    RuntimeWarning (silencing it with np.errstate costs about 1 us per op)."""
     x = float_input(x)
-    with np.errstate(all="ignore"):
-        if x.dtype in HALF_NUMPY:
-            return fn(x.astype(FLOAT32)).astype(x.dtype)
-        return fn(x)
+    if x.dtype in HALF_NUMPY:
+        return fn(x.astype(FLOAT32)).astype(x.dtype)
+    return fn(x)
 
 
 def _same_dtype_math(x, fn):
@@ -393,8 +393,12 @@ class Relu(Function):
 
     def backward(self, gy):
         # Zero where x <= 0, so the gradient at 0 is 0 (PyTorch); NaN inputs pass gy.
-        with np.errstate(invalid="ignore"):
-            mask = self.inputs[0]._data <= 0
+        x = self.inputs[0]._data
+        if x.dtype == BFLOAT16_NUMPY:
+            with np.errstate(invalid="ignore"):    # bfloat16 compares warn on NaN
+                mask = x <= 0
+        else:
+            mask = x <= 0
         return gy.masked_fill(_const(mask), 0)
 
 
