@@ -10,8 +10,9 @@ Two modes:
   --repeats 20`` runs check, warm-up and the timed repetitions, then prints one
   JSON line (all times, their median, the check values, versions);
 * ``--serve`` (used by run.py to interleave frameworks): after check and warm-up
-  it prints one JSON line ``{"ready": ...}``, then times one repetition per
-  ``run`` line read from stdin and answers ``{"t": ...}``; ``quit`` ends it.
+  it prints one JSON line ``{"ready": ...}``, then per ``run`` line read from stdin
+  runs one untimed step (the first step after idling is cold: ~1.5 ms slower for
+  the MLP here), times one repetition and answers ``{"t": ...}``; ``quit`` ends it.
 """
 from __future__ import annotations
 
@@ -72,7 +73,28 @@ def numpy_meta() -> dict:
         blas = f"{b.get('name', '?')} {b.get('version', '')}".strip()
     except Exception:   # noqa: BLE001 - only informative
         pass
-    return {"numpy": np.__version__, "numpy_blas": blas}
+    return {"numpy": np.__version__, "numpy_blas": blas, "openblas_core": _openblas_core()}
+
+
+def _openblas_core():
+    """The kernel set OpenBLAS picked (e.g. 'Haswell', 'SkylakeX'), or None if unknown."""
+    import ctypes
+    import glob
+
+    import numpy as np
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in glob.glob(os.path.join(libs, "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                     "openblas_get_corename64_", "openblas_get_corename"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return None
 
 
 def time_repetition(step, inner: int, scale: float) -> float:
@@ -119,6 +141,7 @@ def worker_main(case: dict, frameworks: dict, argv=None) -> None:
         for line in sys.stdin:
             cmd = line.strip()
             if cmd == "run":
+                bench.step()   # untimed: the first step after idling runs cold (caches, vCPU)
                 _emit({"t": time_repetition(bench.step, args.inner, scale)})
             elif cmd == "quit":
                 break

@@ -106,7 +106,7 @@ def run_case(case_name, threads, frameworks, repeats, inner, warmup, settle):
         for fw in names:   # started one at a time: warm-ups never overlap
             print(f"  starting {case_name}/{fw} ({threads} thread(s))...", file=sys.stderr)
             workers.append(Worker(case_name, fw, threads, inner, warmup))
-        ref = next(w for w in workers if w.framework == "numpy").check
+        ref = next((w for w in workers if w.framework == "numpy"), workers[0]).check
         check = {w.framework: w.check for w in workers}
         ok = all(checks_agree(ref, w.check, case["check_rtol"]) for w in workers)
         print(f"  check ({case_name}): " + "; ".join(
@@ -119,7 +119,7 @@ def run_case(case_name, threads, frameworks, repeats, inner, warmup, settle):
             for r in range(repeats):
                 k = r % len(workers)
                 for w in workers[k:] + workers[:k]:
-                    if settle:
+                    if settle and threads > 1:
                         time.sleep(settle)   # let the previous worker's BLAS threads go idle
                     w.run_once()
     finally:
@@ -150,10 +150,13 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def ratio(entry, num, den):
+def ratio(entry, num, den, paired=False):
+    """Ratio of medians; paired=True: median over rounds of the per-round ratio."""
     a, b = entry["results"].get(num), entry["results"].get(den)
     if not a or not b or a["median"] is None or b["median"] is None:
         return None
+    if paired:
+        return statistics.median(x / y for x, y in zip(a["times"], b["times"]))
     return a["median"] / b["median"]
 
 
@@ -169,13 +172,14 @@ def render(report):
            f"- Python {env['python']}; NumPy {env['numpy']} ({env['numpy_blas']}); "
            f"PyTorch {env['torch'] or 'not installed (torch columns skipped)'}",
            f"- OPENBLAS_CORETYPE as found: {env['OPENBLAS_CORETYPE'] or 'unset'} "
-           "(left unchanged)",
+           f"(left unchanged); OpenBLAS kernels in use: {env['openblas_core'] or 'unknown'}",
            f"- flodl_core malloc tuning active: {env['flodl_malloc_tuned']} "
            f"(FLODL_MALLOC_TUNING={env['FLODL_MALLOC_TUNING'] or 'unset'}); the numpy and "
            "torch workers run with glibc defaults",
            f"- one process per framework; thread variables {', '.join(THREAD_VARS)} set "
            "before import (torch.set_num_threads too); median of "
-           f"{report['repeats']} interleaved repetitions after warm-up",
+           f"{report['repeats']} interleaved repetitions after warm-up (each repetition: one "
+           "untimed step, then the mean of `inner` timed steps)",
            f"- load average (1/5/15 min) at start {env['loadavg_start']}, at end "
            f"{env['loadavg_end']} (other processes on the machine add noise)", ""]
     fws = [f for f in FRAMEWORK_ORDER
@@ -195,10 +199,13 @@ def render(report):
     if "numpy+mallopt" in fws:
         out += ["", "numpy+mallopt (information only): the hand-written NumPy step with "
                 "flodl_core's glibc malloc tuning applied."]
-    out += ["", "| bar | threads | ratio | limit | result |", "|---|---|---|---|---|"]
+    out += ["", "| bar | threads | ratio | limit | result | paired ratio |",
+            "|---|---|---|---|---|---|"]
     for b in report["bars"]:
         out.append(f"| {b['description']} | {b['threads']} | {fmt(b['ratio'], 2)} | "
-                   f"{b['limit']} | {b['result']} |")
+                   f"{b['limit']} | {b['result']} | {fmt(b['paired_ratio'], 2)} |")
+    out += ["", "ratio: of the medians (decides PASS/FAIL). paired ratio: median over rounds "
+            "of the ratio within one round (less sensitive to drift), for comparison."]
     out += ["", "Spread (interquartile range / median) per framework: " + "; ".join(
         f"{e['case']}@{e['threads']}t " + ", ".join(
             f"{f} {100 * (r['q3'] - r['q1']) / r['median']:.0f}%"
@@ -214,6 +221,7 @@ def evaluate_bars(entries):
             if e["case"] != case:
                 continue
             r = ratio(e, num, den) if e["check_ok"] else None
+            rp = ratio(e, num, den, paired=True) if e["check_ok"] else None
             if not e["check_ok"]:
                 result = "FAIL (check)"
             elif r is None:
@@ -222,27 +230,31 @@ def evaluate_bars(entries):
             else:
                 result = "PASS" if r <= limit else "FAIL"
             bars.append({"case": case, "threads": e["threads"], "ratio": r, "limit": limit,
-                         "description": desc, "result": result})
+                         "paired_ratio": rp, "description": desc, "result": result})
     return bars
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--repeats", type=int, default=None, help="timed repetitions (21; quick 5)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repetitions (31; quick 5)")
     p.add_argument("--quick", action="store_true", help="few, short repetitions (development)")
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORK_ORDER),
                    choices=FRAMEWORK_ORDER)
     p.add_argument("--settle", type=float, default=0.25,
-                   help="seconds of idle before each repetition: OpenBLAS worker threads keep "
-                   "spinning ~150 ms after a call and would steal the next worker's CPU")
+                   help="seconds of idle before each repetition when threads > 1: OpenBLAS "
+                   "worker threads keep spinning ~150 ms after a call and would steal the "
+                   "next worker's CPU")
     p.add_argument("--out", default=os.path.join(RESULTS_DIR, "latest.json"))
     args = p.parse_args(argv)
-    repeats = args.repeats or (5 if args.quick else 21)
+    repeats = args.repeats or (5 if args.quick else 31)
 
     frameworks = list(args.frameworks)
-    has_torch = importlib.util.find_spec("torch") is not None
+    try:
+        has_torch = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        has_torch = False
     if not has_torch and "torch" in frameworks:
         frameworks.remove("torch")
         print("torch is not installed: skipping the torch column", file=sys.stderr)
@@ -270,6 +282,7 @@ def main(argv=None):
             "platform": f"{platform.system()} {platform.release()}",
             "python": platform.python_version(),
             "numpy": any_meta.get("numpy"), "numpy_blas": any_meta.get("numpy_blas"),
+            "openblas_core": any_meta.get("openblas_core"),
             "torch": meta_of.get("torch", {}).get("torch"),
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
             "FLODL_MALLOC_TUNING": os.environ.get("FLODL_MALLOC_TUNING"),

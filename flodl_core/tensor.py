@@ -257,6 +257,8 @@ class TensorLike:
     # ------------------------------------------------------ python operators
     # Scalars route to the *_scalar ops; tensors broadcast.
     def __add__(self, other):
+        if isinstance(other, TensorLike):   # checked first: the Number ABC check is slow
+            return self.add(other)
         if isinstance(other, Number):
             return self.add_scalar(other)
         other = _as_operand(other)
@@ -269,6 +271,8 @@ class TensorLike:
         return NotImplemented if other is None else other.add(self)
 
     def __sub__(self, other):
+        if isinstance(other, TensorLike):   # checked first: the Number ABC check is slow
+            return self.sub(other)
         if isinstance(other, Number):
             return self.sub_scalar(other)
         other = _as_operand(other)
@@ -281,6 +285,8 @@ class TensorLike:
         return NotImplemented if other is None else other.sub(self)
 
     def __mul__(self, other):
+        if isinstance(other, TensorLike):   # checked first: the Number ABC check is slow
+            return self.mul(other)
         if isinstance(other, Number):
             return self.mul_scalar(other)
         other = _as_operand(other)
@@ -293,6 +299,8 @@ class TensorLike:
         return NotImplemented if other is None else other.mul(self)
 
     def __truediv__(self, other):
+        if isinstance(other, TensorLike):   # checked first: the Number ABC check is slow
+            return self.div(other)
         if isinstance(other, Number):
             return self.div_scalar(other)
         other = _as_operand(other)

@@ -11,6 +11,8 @@ from ...errors import DTypeError, FlodlIndexError, ShapeError
 
 Number = numbers.Number
 FLOAT32 = np.dtype(np.float32)
+BOOL = np.dtype(np.bool_)
+NATIVE_FLOATS = frozenset({FLOAT32, np.dtype(np.float64)})
 
 
 def is_float(np_dtype) -> bool:
@@ -95,6 +97,9 @@ def promote_pair(a, b):
     """Cast two arrays to their PyTorch result dtype (no copy when they agree)."""
     da, db = a.dtype, b.dtype
     if da == db:
+        return a, b
+    # NumPy multiplies a bool mask into float32/float64 in one pass: no cast needed.
+    if (da == BOOL and db in NATIVE_FLOATS) or (db == BOOL and da in NATIVE_FLOATS):
         return a, b
     dt = promote_types(da, db)
     return (a if da == dt else a.astype(dt)), (b if db == dt else b.astype(dt))

@@ -393,13 +393,16 @@ class Relu(Function):
 
     def backward(self, gy):
         # Zero where x <= 0, so the gradient at 0 is 0 (PyTorch); NaN inputs pass gy.
+        # A multiply by the bool mask, not np.where: where() is branchy and ~10x
+        # slower on random masks. (An Inf/NaN upstream grad at x <= 0 thus gives
+        # NaN where PyTorch gives 0.)
         x = self.inputs[0]._data
         if x.dtype == BFLOAT16_NUMPY:
             with np.errstate(invalid="ignore"):    # bfloat16 compares warn on NaN
-                mask = x <= 0
+                keep = ~(x <= 0)
         else:
-            mask = x <= 0
-        return gy.masked_fill(_const(mask), 0)
+            keep = ~(x <= 0)
+        return gy * _const(keep)
 
 
 class Abs(Function):

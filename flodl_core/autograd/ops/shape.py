@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ...errors import ShapeError
+from ...errors import FlodlIndexError, ShapeError
 from ..function import Function, op_method
 from ._util import compute_dtype, norm_dim, xp
 
@@ -83,7 +83,11 @@ def squeeze(self, dim=None):
 def unsqueeze(self, dim):
     """Insert a size-1 dim at ``dim`` (negative counts from the new end)."""
     shape = self.shape
-    d = norm_dim(dim, len(shape) + 1, "unsqueeze")
+    n = len(shape) + 1
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -n <= dim < n:
+        raise FlodlIndexError(f"unsqueeze: dim {dim} out of range for a {n - 1}-d tensor "
+                              f"(expected {-n}..{n - 1})")
+    d = dim % n
     return Reshape(shape[:d] + (1,) + shape[d:])(self)
 
 
