@@ -1,6 +1,9 @@
 """Shared pytest fixtures: every device-aware test runs on CPU and, when CuPy
 sees a GPU, on CUDA too."""
+import os
+
 import pytest
+from hypothesis import settings
 
 import flodl_core as fl
 
@@ -14,3 +17,9 @@ def device(request):
 
 def pytest_report_header(config):
     return f"flodl_core devices: {', '.join(str(d) for d in DEVICES)}"
+
+
+# CI runs property tests with a fixed seed so a red run is reproducible.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

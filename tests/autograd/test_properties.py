@@ -8,9 +8,6 @@ from hypothesis import strategies as st
 
 import flodl_core as fl
 
-F64 = fl.DType.Float64
-
-
 @st.composite
 def broadcast_pair(draw):
     """Two shapes that broadcast: drop leading dims and set some dims to 1."""
@@ -74,9 +71,10 @@ def test_permute_then_inverse_is_identity_and_grad_follows(shape, rnd):
     np.testing.assert_array_equal(vx.grad.to_numpy(), np.transpose(w, inverse))
 
 
+# Each step keeps values bounded (|v| grows at most to e), so chains never overflow.
 UNARY = {
-    "exp": lambda v: v.exp(), "tanh": lambda v: v.tanh(), "sigmoid": lambda v: v.sigmoid(),
-    "sin": lambda v: v.sin(), "square": lambda v: v * v, "scale": lambda v: v.mul_scalar(0.7),
+    "exp": lambda v: v.tanh().exp(), "tanh": lambda v: v.tanh(), "sigmoid": lambda v: v.sigmoid(),
+    "sin": lambda v: v.sin(), "square": lambda v: v * v.tanh(), "scale": lambda v: v.mul_scalar(0.7),
     "softmax": lambda v: v.softmax(-1), "shift": lambda v: v.add_scalar(0.3),
 }
 
@@ -85,8 +83,9 @@ UNARY = {
 @given(st.lists(st.sampled_from(sorted(UNARY)), min_size=1, max_size=5),
        st.tuples(st.integers(1, 3), st.integers(1, 3)), st.integers(0, 2**31))
 def test_random_compositions_pass_gradcheck_and_gradgradcheck(chain, shape, seed):
-    x = fl.Variable(fl.randn(*shape, dtype=F64) * 0.5, requires_grad=True)
-    w = fl.from_numpy(np.random.default_rng(seed).standard_normal(shape))
+    rng = np.random.default_rng(seed)
+    x = fl.Variable(fl.from_numpy(rng.uniform(-1.0, 1.0, shape)), requires_grad=True)
+    w = fl.from_numpy(rng.standard_normal(shape))
 
     def fn(v):
         for name in chain:
