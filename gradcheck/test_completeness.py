@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 import flodl_core as fl
-from flodl_core.autograd.function import ALL_FUNCTIONS, DIFFERENTIABLE_METHODS
+from flodl_core.autograd.function import (ALL_FUNCTIONS, DIFFERENTIABLE_FUNCTIONS,
+                                          DIFFERENTIABLE_METHODS)
 from flodl_core.autograd.registry import all_opinfos, covered_names
 from helpers import build_args, diff_positions, flatten_outputs
 
@@ -14,8 +15,14 @@ def test_every_public_differentiable_method_has_an_entry():
     assert not missing, f"differentiable methods without a registry entry: {missing}"
 
 
-def test_every_entry_names_a_public_method():
-    unknown = sorted(covered_names() - set(DIFFERENTIABLE_METHODS))
+def test_every_public_functional_op_has_an_entry():
+    missing = sorted({f"F.{n}" for n in DIFFERENTIABLE_FUNCTIONS} - covered_names())
+    assert not missing, f"nn.functional ops without a registry entry: {missing}"
+
+
+def test_every_entry_names_a_public_op():
+    public = set(DIFFERENTIABLE_METHODS) | {f"F.{n}" for n in DIFFERENTIABLE_FUNCTIONS}
+    unknown = sorted(covered_names() - public)
     assert not unknown, f"registry entries for unknown methods: {unknown}"
 
 

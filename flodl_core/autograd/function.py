@@ -187,6 +187,20 @@ ALL_FUNCTIONS: list = []
 _make_var = Variable._make
 
 
+# Every public differentiable function of ``nn.functional`` (``conv2d``, ...), by
+# name. The registry must hold an entry named ``"F.<name>"`` for each.
+DIFFERENTIABLE_FUNCTIONS: dict = {}
+
+
+def op_function(fn=None, *, name: str | None = None, differentiable: bool = True):
+    """Record ``fn`` as a public functional op (exported by ``nn.functional``)."""
+    def record(f):
+        if differentiable:
+            DIFFERENTIABLE_FUNCTIONS[name or f.__name__] = f
+        return f
+    return record(fn) if fn is not None else record
+
+
 def op_method(fn=None, *, name: str | None = None, differentiable: bool = True):
     """Install ``fn`` as a method of Tensor and Variable, under ``name``.
 

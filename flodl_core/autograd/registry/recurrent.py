@@ -1,0 +1,1 @@
+"""Registry entries: (being written)."""
