@@ -3,6 +3,7 @@
     python benchmarks/profile_case.py add_chain [--steps 50] [--top 25] [--sort tottime]
     python benchmarks/profile_case.py mlp_step --steps 50 --threads 1
     python benchmarks/profile_case.py mlp_step --save /tmp/mlp.prof   # for snakeviz etc.
+    python benchmarks/profile_case.py resnet_blocks --steps 20      # any case in CASES
 
 Builds the same workload run.py times (the case's factory), runs its check and a
 warm-up, then profiles ``--steps`` steps and prints the top functions. cProfile
@@ -26,9 +27,10 @@ from benchmarks.harness import set_threads  # noqa: E402
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("case", choices=CASES)
-    p.add_argument("--framework", default="flodl")
+    p.add_argument("--framework", default="flodl",
+                   help="a framework of the case (flodl, numpy, torch, numpy+mallopt)")
     p.add_argument("--steps", type=int, default=None,
-                   help="profiled steps (default: 50 add chains / 50 MLP steps)")
+                   help="profiled steps (default 50: add chains or training steps)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumtime, ...)")
@@ -42,6 +44,9 @@ def main(argv=None):
     import time
 
     mod = importlib.import_module(f"benchmarks.cases.{args.case}")
+    if args.framework not in mod.FRAMEWORKS:
+        p.error(f"{args.case} has no framework {args.framework!r}; choose from "
+                f"{', '.join(sorted(mod.FRAMEWORKS))}")
     bench = mod.FRAMEWORKS[args.framework](args.threads)
     bench.check()
     for _ in range(mod.CASE["warmup"]):

@@ -38,6 +38,10 @@ RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
 BARS = (
     ("mlp_step", "flodl", "numpy", 1.15, "MLP step within 1.15x of hand-written NumPy"),
     ("add_chain", "flodl", "torch", 1.5, "add-chain per-op cost within 1.5x of PyTorch"),
+    ("lenet_step", "flodl", "torch", 2.0, "LeNet-5 step within 2.0x of PyTorch"),
+    ("resnet_blocks", "flodl", "torch", 2.5, "two ResNet blocks step within 2.5x of PyTorch"),
+    ("transformer_block", "flodl", "torch", 1.2,
+     "transformer block step within 1.2x of PyTorch"),
 )
 FRAMEWORK_ORDER = ("flodl", "numpy", "torch", "numpy+mallopt")
 REFERENCE_ONLY = {"numpy+mallopt"}   # shown for information, not part of the ratios
@@ -101,18 +105,27 @@ def run_case(case_name, threads, frameworks, repeats, inner, warmup, settle):
     mod = importlib.import_module(f"benchmarks.cases.{case_name}")
     case = mod.CASE
     names = [f for f in FRAMEWORK_ORDER if f in mod.FRAMEWORKS and f in frameworks]
-    workers = []
+    workers, errors = [], {}
     try:
         for fw in names:   # started one at a time: warm-ups never overlap
             print(f"  starting {case_name}/{fw} ({threads} thread(s))...", file=sys.stderr)
-            workers.append(Worker(case_name, fw, threads, inner, warmup))
-        ref = next((w for w in workers if w.framework == "numpy"), workers[0]).check
+            try:
+                workers.append(Worker(case_name, fw, threads, inner, warmup))
+            except RuntimeError as exc:   # e.g. an op the case needs is missing
+                errors[fw] = str(exc)
+                print(f"  {case_name}/{fw} FAILED: {exc}", file=sys.stderr)
         check = {w.framework: w.check for w in workers}
-        ok = all(checks_agree(ref, w.check, case["check_rtol"]) for w in workers)
-        print(f"  check ({case_name}): " + "; ".join(
-            f"{fw}={[round(v, 7) for v in vals]}" for fw, vals in check.items()),
-            file=sys.stderr)
-        if not ok:
+        ok = bool(workers) and not errors
+        if workers:
+            ref = next((w for w in workers if w.framework == "numpy"), workers[0]).check
+            ok = ok and all(checks_agree(ref, w.check, case["check_rtol"]) for w in workers)
+            print(f"  check ({case_name}): " + "; ".join(
+                f"{fw}={[round(v, 7) for v in vals]}" for fw, vals in check.items())
+                + (" (one framework only: nothing to compare)" if len(workers) == 1 else ""),
+                file=sys.stderr)
+        if errors:
+            print(f"  not timing {case_name}: {', '.join(errors)} failed", file=sys.stderr)
+        elif not ok:
             print(f"  CHECK FAILED for {case_name}: results differ beyond rtol "
                   f"{case['check_rtol']}; not timing this case", file=sys.stderr)
         else:
@@ -133,7 +146,8 @@ def run_case(case_name, threads, frameworks, repeats, inner, warmup, settle):
             "q1": t[len(t) // 4] if t else None, "q3": t[(3 * len(t)) // 4] if t else None,
             "min": t[0] if t else None, "times": w.times, "meta": w.meta}
     return {"case": case_name, "title": case["title"], "unit": case["unit"],
-            "threads": threads, "check_ok": ok, "check": check, "results": results}
+            "threads": threads, "check_ok": ok, "check": check, "results": results,
+            "errors": errors}
 
 
 # ------------------------------------------------------------------ reporting
@@ -191,7 +205,9 @@ def render(report):
         for f in fws:
             r = e["results"].get(f)
             cells.append("-" if r is None else fmt(r["median"]))
-        if not e["check_ok"]:
+        if e.get("errors"):
+            cells[3:] = ["ERROR (" + ", ".join(e["errors"]) + ")"] * (len(head) - 3)
+        elif not e["check_ok"]:
             cells[3:] = ["CHECK FAILED"] * (len(head) - 3)
         else:
             cells += [fmt(ratio(e, "flodl", "numpy"), 2), fmt(ratio(e, "flodl", "torch"), 2)]
@@ -210,7 +226,7 @@ def render(report):
         f"{e['case']}@{e['threads']}t " + ", ".join(
             f"{f} {100 * (r['q3'] - r['q1']) / r['median']:.0f}%"
             for f, r in e["results"].items() if r["median"])
-        for e in report["entries"])]
+        for e in report["entries"] if any(r["median"] for r in e["results"].values()))]
     return "\n".join(out) + "\n"
 
 
@@ -222,7 +238,9 @@ def evaluate_bars(entries):
                 continue
             r = ratio(e, num, den) if e["check_ok"] else None
             rp = ratio(e, num, den, paired=True) if e["check_ok"] else None
-            if not e["check_ok"]:
+            if e.get("errors"):
+                result = f"FAIL ({', '.join(e['errors'])} failed to run)"
+            elif not e["check_ok"]:
                 result = "FAIL (check)"
             elif r is None:
                 missing = [f for f in (num, den) if e["results"].get(f) is None]

@@ -337,6 +337,13 @@ class TensorLike:
         other = _as_operand(other)
         return NotImplemented if other is None else other.pow(self)
 
+    def __mod__(self, other):
+        """Python-style remainder (the sign follows the divisor), like ``torch.remainder``."""
+        if isinstance(other, TensorLike) or isinstance(other, Number):
+            return self.remainder(other)
+        other = _as_operand(other)
+        return NotImplemented if other is None else self.remainder(other)
+
     def __neg__(self):
         return self.neg()
 

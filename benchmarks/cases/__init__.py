@@ -2,6 +2,7 @@
 
 A factory is called in a fresh worker process, after the thread-count variables are
 set, and returns a ``Bench``: ``check()`` (values that must agree across frameworks)
-and ``step()`` (one unit of timed work).
+and ``step()`` (one unit of timed work). ``_common.py`` holds helpers shared by the
+flodl-vs-torch model cases (lenet_step, resnet_blocks, transformer_block).
 """
-CASES = ("add_chain", "mlp_step")
+CASES = ("add_chain", "mlp_step", "lenet_step", "resnet_blocks", "transformer_block")

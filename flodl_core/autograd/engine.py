@@ -105,6 +105,10 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool,
             for x, gx in zip(node_inputs, gxs):
                 if gx is None or not x._requires_grad:
                     continue
+                if type(gx) is not Variable:
+                    raise AutogradError(
+                        f"backward of '{node.op_name}' returned a {type(gx).__name__} for one "
+                        "of its inputs; backward formulas must return Variables (or None)")
                 gd = gx._data
                 xd = x._data
                 if gd.shape != xd.shape or gd.dtype != xd.dtype:

@@ -26,7 +26,8 @@ def _outputs(result):
         result = (result,)
     outs = []
     for r in result:
-        if isinstance(r, Variable) and r._data.dtype.kind == "f":
+        # Outputs that do not require grad (indices, constant branches) are skipped.
+        if isinstance(r, Variable) and r._data.dtype.kind == "f" and r._requires_grad:
             outs.append(r)
     return outs
 
