@@ -2,10 +2,11 @@
 
 Samples stay tiny (gradcheck builds full Jacobians) and cover stride > 1,
 padding, dilation, groups=2, padding="same" (even kernels pad more after),
-unbatched inputs, non-contiguous inputs and weights, with and without bias.
-Between them they reach every algorithm of ``ops/conv.py``: the wide-grid and
-the strided im2col, batched and whole-batch GEMMs, conv_transpose as a
-flipped convolution and through col2im (both grids).
+unbatched inputs, non-contiguous inputs and weights, with and without bias,
+and reach the wide-grid and strided im2col and both conv_transpose algorithms
+(flipped convolution, col2im). Being tiny they all take the whole-batch GEMM;
+``tests/nn/test_conv_errors.py`` forces every path of ``ops/conv.py`` on larger
+shapes and compares them.
 
 The references are written independently of the ops: explicit loops over
 output (or input) positions on a zero-padded copy.
