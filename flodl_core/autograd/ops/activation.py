@@ -32,7 +32,8 @@ from ...tensor import TensorLike
 from ..function import Function, op_function, op_method
 from ._util import FLOAT32, require_float, xp
 from .elementwise import _as_tensor, _const, _number, _sigmoid, where
-from .special import _erf_raw
+from ..grad_mode import state as grad_state
+from .special import _erf_raw, erf_f32_blocks
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -85,10 +86,11 @@ def _stable_softplus(m, v):
 class Gelu(Function):
     """``x * Phi(x)`` (``approximate='none'``) or its tanh approximation."""
 
-    __slots__ = ("approximate",)
+    __slots__ = ("approximate", "_cdf")
 
     def __init__(self, approximate):
         self.approximate = approximate
+        self._cdf = None
 
     def forward(self, x):
         m = xp(x)
@@ -97,11 +99,24 @@ class Gelu(Function):
             sig = _sigmoid(m)
             return _act_math("gelu", x,
                              lambda v: v * sig(2.0 * _GELU_K * (v + _GELU_C * v * v * v)))
+        if m is np and x.dtype == FLOAT32 and x.ndim:
+            return self._exact_f32(x)
 
         # Phi(x) = erfc(-x / sqrt 2) / 2: accurate in the left tail too.
         def exact(v):
             return (0.5 * v * _erf_raw(v * -_SQRT1_2, complement=True)).astype(v.dtype, copy=False)
         return _act_math("gelu", x, exact)
+
+    def _exact_f32(self, x):
+        """float32 fast path: Phi = (1 + erf(x / sqrt 2)) / 2 in cache-sized blocks,
+        the way PyTorch computes it (absolute error ~1e-7 in the far left tail).
+        Phi is kept for backward."""
+        scaled = x * np.float32(_SQRT1_2)
+        cdf = erf_f32_blocks(scaled)
+        cdf += np.float32(1.0)
+        cdf *= np.float32(0.5)
+        self._cdf = cdf
+        return x * cdf
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -110,9 +125,23 @@ class Gelu(Function):
             s = (x + (x2 * x).mul_scalar(_GELU_C)).mul_scalar(2.0 * _GELU_K).sigmoid()
             du = x2.mul_scalar(3.0 * _GELU_C).add_scalar(1.0).mul_scalar(2.0 * _GELU_K)
             return gy * (s + x * s * s.neg().add_scalar(1.0) * du)
+        if self._cdf is not None and not grad_state.enabled:
+            # Plain backward: one fused NumPy expression on the saved Phi.
+            xa = x._data
+            slope = xa * xa
+            slope *= np.float32(-0.5)
+            np.exp(slope, out=slope)
+            slope *= np.float32(_INV_SQRT_2PI)
+            slope *= xa
+            slope += self._cdf
+            return gy * _const(slope)
         cdf = x.mul_scalar(-_SQRT1_2).erfc().mul_scalar(0.5)
         pdf = (x * x).mul_scalar(-0.5).exp().mul_scalar(_INV_SQRT_2PI)
         return gy * (cdf + x * pdf)
+
+    def release(self):
+        super().release()
+        self._cdf = None
 
 
 def _gelu(x, approximate):
