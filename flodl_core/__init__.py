@@ -16,6 +16,7 @@ from .creation import *  # noqa: F401,F403
 from .creation import __all__ as _creation_all
 from .autograd import *  # noqa: F401,F403
 from .autograd import __all__ as _autograd_all
+from .autograd.ops.scatter import scatter  # the ops package keeps the module name
 from . import nn
 from .nn import functional as F
 
@@ -25,5 +26,5 @@ __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
             "cuda_manual_seed_all", "cuda_available", "cuda_device_count", "cuda_memory_info",
             "rss_kb", "malloc_tuned", "Tensor", "FlodlError", "ShapeError", "DTypeError",
             "DeviceError", "FlodlIndexError", "AutogradError", "AnomalyError",
-            "GradcheckError", "GraphError", "CheckpointError", "__version__", "nn", "F"]
+            "GradcheckError", "GraphError", "CheckpointError", "__version__", "nn", "F", "scatter"]
            + list(_creation_all) + list(_autograd_all))
