@@ -173,18 +173,22 @@ class TestFoldErrors:
 
 # ------------------------------------------------- algorithm paths agree
 
-# (WIDE_MAX_WASTE, BATCHED_GEMM_MIN_L, FLIP_MAX_RATIO, COLUMNS_CACHE_MAX_BYTES)
+# (WIDE_MAX_WASTE, BATCHED_GEMM_MIN_L, FLIP_MAX_RATIO, COLUMNS_CACHE_MAX_BYTES,
+#  PARTIAL_MIN_ROWS)
 KNOBS = [
-    pytest.param((0.5, 128, 2.0, 64 << 20), id="defaults"),
-    pytest.param((-1.0, 0, 0.0, 0), id="strided-batched-col2im-nocache"),
-    pytest.param((10.0, 0, 1e9, 64 << 20), id="wide-batched-flip-cache"),
-    pytest.param((10.0, 10 ** 9, 0.0, 64 << 20), id="wide-wholebatch-col2im-cache"),
-    pytest.param((-1.0, 10 ** 9, 1e9, 0), id="strided-wholebatch-flip-nocache"),
+    pytest.param((0.5, 128, 2.0, 64 << 20, 24), id="defaults"),
+    pytest.param((-1.0, 0, 0.0, 0, 0), id="strided-batched-col2im-nocache"),
+    pytest.param((10.0, 0, 1e9, 64 << 20, 10 ** 9), id="wide-batched-flip-cache"),
+    pytest.param((10.0, 0, 1e9, 64 << 20, 0), id="wide-partial-flip-cache"),
+    pytest.param((10.0, 0, 0.0, 0, 0), id="wide-partial-col2im-nocache"),
+    pytest.param((10.0, 10 ** 9, 0.0, 64 << 20, 0), id="wide-wholebatch-col2im-cache"),
+    pytest.param((-1.0, 10 ** 9, 1e9, 0, 0), id="strided-wholebatch-flip-nocache"),
 ]
 
 CONV_CASES = [
     ("conv2d", (2, 4, 9, 8), (6, 4, 3, 3), dict(padding=1)),
     ("conv2d", (2, 4, 9, 8), (6, 2, 3, 2), dict(stride=(2, 1), dilation=(1, 2), groups=2)),
+    ("conv2d", (2, 4, 9, 8), (6, 2, 3, 2), dict(padding=(1, 0), dilation=(2, 1), groups=2)),
     ("conv2d", (3, 2, 7, 7), (2, 2, 4, 4), dict(padding="same", dilation=2)),
     ("conv1d", (2, 3, 20), (4, 3, 5), dict(stride=1, padding=2)),
     ("conv3d", (1, 2, 5, 5, 4), (3, 2, 2, 3, 2), dict(padding=(1, 0, 1))),
@@ -215,7 +219,7 @@ def _run_case(name, xs, ws, kw, seed=0):
 
 def _set_knobs(monkeypatch, knobs):
     for attr, v in zip(("WIDE_MAX_WASTE", "BATCHED_GEMM_MIN_L", "FLIP_MAX_RATIO",
-                        "COLUMNS_CACHE_MAX_BYTES"), knobs):
+                        "COLUMNS_CACHE_MAX_BYTES", "PARTIAL_MIN_ROWS"), knobs):
         monkeypatch.setattr(C, attr, v)
 
 

@@ -191,6 +191,47 @@ def test_norm_backward_double_backward_and_plain_agree():
         np.testing.assert_allclose(a.numpy(), g.numpy(), atol=1e-12)
 
 
+
+def _batch_norm_reference(x, w, b, gy, eps=1e-5):
+    """Float64 batch norm (training) forward and input/weight/bias gradients."""
+    x, gy = x.astype(np.float64), gy.astype(np.float64)
+    axes = (0, 2, 3)
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    rstd = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * rstd
+    wb = w.reshape(1, -1, 1, 1).astype(np.float64)
+    y = xhat * wb + b.reshape(1, -1, 1, 1)
+    gw = (gy * xhat).sum(axis=axes)
+    gb = gy.sum(axis=axes)
+    gx = wb * rstd * (gy - gy.mean(axis=axes, keepdims=True)
+                      - xhat * (gy * xhat).mean(axis=axes, keepdims=True))
+    return y, gx, gw, gb, var.ravel() * (x.size / x.shape[1]) / (x.size / x.shape[1] - 1)
+
+
+@pytest.mark.parametrize("shift", [0.3, 50.0])    # one-pass and two-pass variance paths
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_batch_norm_float32_training_matches_float64(shift, create_graph):
+    rng = np.random.default_rng(7)
+    x0 = (rng.normal(size=(4, 3, 5, 6)) + shift).astype(np.float32)
+    w0, b0 = rng.normal(size=3).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    g0 = rng.normal(size=x0.shape).astype(np.float32)
+    keep = x0.copy()
+    x, w, b = _v(x0), _v(w0), _v(b0)
+    rm, rv = fl.zeros(3), fl.ones(3)
+    y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=1.0)
+    grads = fl.grad(y, [x, w, b], fl.tensor(g0), create_graph=create_graph)
+    ry, rgx, rgw, rgb, rvar = _batch_norm_reference(x0, w0, b0, g0)
+    np.testing.assert_allclose(y.numpy(), ry, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grads[0].numpy(), rgx, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grads[1].numpy(), rgw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(grads[2].numpy(), rgb, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(rm.numpy(), x0.astype(np.float64).mean(axis=(0, 2, 3)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(rv.numpy(), rvar, rtol=1e-4)
+    np.testing.assert_array_equal(x.numpy(), keep)      # the input is never written
+
+
 # ------------------------------------------------------------------ dropout
 
 

@@ -29,10 +29,21 @@ How the arrays move (the hot path of every CNN):
   pieces. The GEMM then also computes the ``d*(k-1)`` wrap-around columns of
   each row, which a strided view of the result skips (used when it wastes at
   most ``WIDE_MAX_WASTE``). Results are therefore often strided views.
-* The weight gradient reuses the forward's columns, which the Convolution node
-  keeps while they are at most ``COLUMNS_CACHE_MAX_BYTES`` and the weight
-  requires grad; otherwise it im2cols into ``(groups, C/groups * K, N * L)``:
-  one GEMM whose inner dimension is the whole batch.
+* Partial columns (2-D/3-D, stride 1, batch-major wide grid, at least
+  ``PARTIAL_MIN_ROWS`` rows ``C/groups * k[-1]``): on the wide grid the
+  leading kernel positions are pure shifts of the flat index, so only the
+  last dim's offsets are copied, ``(N, groups, C/groups * k[-1], L + shift)``,
+  and each leading position is one batched GEMM over an in-place slice
+  ``[shift_j : shift_j + L]`` (row stride ``L + shift``: BLAS reads it without
+  a copy), summed into the output. A 3x3 conv copies 3 instead of 9 shifted
+  images: the column buffer is 3x smaller, which for few channels saves more
+  than the two extra adds and the thinner GEMMs cost.
+* The weight gradient reuses the forward's columns (full or partial), which
+  the Convolution node keeps while they are at most
+  ``COLUMNS_CACHE_MAX_BYTES`` and the weight requires grad; otherwise it
+  im2cols again: partial columns where they apply (one batched GEMM per
+  leading kernel position, summed over the batch), else ``(groups,
+  C/groups * K, N * L)``: one GEMM whose inner dimension is the whole batch.
 * col2im (conv_transpose, fold) accumulates one strided slice per kernel
   offset into a zeroed padded buffer: a loop over the ``prod(k)`` offsets,
   never over batch, channels or pixels, and no ``add.at``.
@@ -71,6 +82,11 @@ COLUMNS_CACHE_MAX_BYTES = 64 * 2**20
 #: GEMMs are batched over samples when a sample's row is at least this long,
 #: else one GEMM spans the whole batch.
 BATCHED_GEMM_MIN_L = 128
+#: A batch-major stride-1 wide-grid conv of 2 or more dims uses partial columns
+#: (only the last dim's kernel offsets stacked, one GEMM per leading kernel
+#: position) when ``C/groups * k[-1]`` is at least this; else full columns
+#: (thinner GEMMs lose more than the smaller copy saves).
+PARTIAL_MIN_ROWS = 24
 
 
 # =============================================================== array level
@@ -171,25 +187,52 @@ def _batch_major(grid):
     return grid.L >= BATCHED_GEMM_MIN_L
 
 
-def _im2col(xpad, k, stride, dil, out, groups, batch_major=None):
-    """(columns of the padded input, their grid, batch_major).
+def _partial(grid, cg, k):
+    """Whether a batch-major wide grid takes the partial columns (see :func:`_im2col`)."""
+    return (len(k) > 1 and grid.wide and _batch_major(grid)
+            and cg * k[-1] >= PARTIAL_MIN_ROWS)
 
-    ``batch_major``: ``(N, groups, C/groups * K, L)`` (GEMMs batched over N);
-    else ``(groups, C/groups * K, N * L)`` (one GEMM over the batch). None:
-    chosen by :func:`_batch_major`.
+
+def _lead_offsets(k, dil, grid):
+    """Offsets on the wide ``grid`` of the leading kernel positions (all dims but
+    the last), in kernel order."""
+    return tuple(sum(i * d * p for i, d, p in zip(idx, dil, grid.P))
+                 for idx in itertools.product(*map(range, k[:-1])))
+
+
+def _im2col(xpad, k, stride, dil, out, groups, batch_major=None):
+    """(columns of the padded input, their grid, batch_major, lead).
+
+    Full columns (``lead`` None): ``batch_major``: ``(N, groups, C/groups * K,
+    L)`` (GEMMs batched over N); else ``(groups, C/groups * K, N * L)`` (one GEMM
+    over the batch). None: chosen by :func:`_batch_major`.
+
+    Partial columns (a 2-D or 3-D conv on a batch-major wide grid, when
+    :func:`_partial`, whatever ``batch_major`` says): only the last dim's
+    kernel offsets are stacked,
+    ``(N, groups, C/groups * k[-1], L + lead[-1])``; the window of leading kernel
+    position ``j`` is the slice ``[lead[j] : lead[j] + L]`` of the last axis, so
+    the GEMM reads it in place and the results are summed over ``j``.
     """
     m = xp(xpad)
     view, grid = _windows(xpad, k, stride, dil, out)
+    N, C = xpad.shape[:2]
+    if _partial(grid, C // groups, k):
+        lead = _lead_offsets(k, dil, grid)
+        Lr = grid.L + lead[-1]
+        st = view.strides
+        pview = _as_strided(xpad, (N, C, k[-1], Lr), st[:2] + st[-2:])
+        cols = m.ascontiguousarray(pview).reshape(N, groups, (C // groups) * k[-1], Lr)
+        return cols, grid, True, lead
     if batch_major is None:
         batch_major = _batch_major(grid)
-    N, C = xpad.shape[:2]
     cgk = (C // groups) * math.prod(k)
     if batch_major:
-        return m.ascontiguousarray(view).reshape(N, groups, cgk, grid.L), grid, True
+        return m.ascontiguousarray(view).reshape(N, groups, cgk, grid.L), grid, True, None
     nd = len(k)
     perm = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, view.ndim))
     cols = m.ascontiguousarray(view.transpose(perm)).reshape(groups, cgk, N * grid.L)
-    return cols, grid, False
+    return cols, grid, False, None
 
 
 def _from_grid(y, grid, batch_major=True):
@@ -258,13 +301,25 @@ def _add_bias(m, y, bias, axis=1):
 def _conv(x, w, bias, stride, dil, lo, groups, out):
     """Correlation of ``x (N, C, *I)`` with ``w (O, C/groups, *k)`` plus ``bias``,
     output positions ``out``: (the result, possibly a strided view of a larger
-    buffer, and the (columns, grid)). ``lo`` may be negative (a crop)."""
+    buffer, and :func:`_im2col`'s (columns, grid, batch_major, lead)). ``lo``
+    may be negative (a crop)."""
     m = xp(x)
     k = w.shape[2:]
     N, O = x.shape[0], w.shape[0]
     xpad = _pad(x, lo, _needed_hi(x.shape[2:], lo, out, stride, dil, k))
-    cols, grid, bm = _im2col(xpad, k, stride, dil, out, groups)
-    y = m.matmul(w.reshape(groups, O // groups, w[0].size), cols)
+    cols, grid, bm, lead = _im2col(xpad, k, stride, dil, out, groups)
+    if lead is not None:        # partial columns: one GEMM per leading kernel position
+        L = grid.L
+        wl = w.reshape((groups, O // groups, w.shape[1], len(lead), k[-1]))
+        wl = m.ascontiguousarray(wl.transpose(3, 0, 1, 2, 4)).reshape(
+            len(lead), groups, O // groups, w.shape[1] * k[-1])
+        y = m.matmul(wl[0], cols[..., lead[0]:lead[0] + L])
+        tmp = m.empty_like(y)
+        for j in range(1, len(lead)):
+            m.matmul(wl[j], cols[..., lead[j]:lead[j] + L], out=tmp)
+            m.add(y, tmp, out=y)
+    else:
+        y = m.matmul(w.reshape(groups, O // groups, w[0].size), cols)
     if bm:                      # (N, g, O/g, L)
         y = y.reshape(N, O, grid.L)
         _add_bias(m, y, bias)   # over the flat buffer: long contiguous runs
@@ -272,7 +327,7 @@ def _conv(x, w, bias, stride, dil, lo, groups, out):
         y = y.reshape(O, N * grid.L)
         _add_bias(m, y, bias, axis=0)
         y = y.reshape(O, N, grid.L)
-    return _from_grid(y, grid, bm), (cols, grid, bm)
+    return _from_grid(y, grid, bm), (cols, grid, bm, lead)
 
 
 def _conv_transpose(x, w, bias, stride, dil, lo, groups, out):
@@ -310,14 +365,22 @@ def _conv_transpose(x, w, bias, stride, dil, lo, groups, out):
 def _conv_weight_grad(a, b, stride, dil, lo, groups, k, cached=None):
     """Adjoint of ``_conv`` in its weight: input ``a (N, C, *I)``, output-sized
     ``b (N, O, *out)`` give ``(O, C/groups, *k)``. ``cached``: the forward's
-    (columns, grid) of ``a``, else they are recomputed."""
+    :func:`_im2col` of ``a``, else it is recomputed (partial columns where they
+    apply, else one GEMM over the whole batch)."""
     m = xp(a)
     out = b.shape[2:]
     N, C, O = a.shape[0], a.shape[1], b.shape[1]
     if cached is None:
         apad = _pad(a, lo, _needed_hi(a.shape[2:], lo, out, stride, dil, k))
         cached = _im2col(apad, k, stride, dil, out, groups, batch_major=False)
-    cols, grid, bm = cached
+    cols, grid, bm, lead = cached
+    if lead is not None:                                          # partial columns
+        L, og = grid.L, O // groups
+        bt = _to_grid(b, grid).reshape(N, groups, og, L).swapaxes(-1, -2)
+        gw = m.stack([m.matmul(cols[..., o:o + L], bt).sum(axis=0) for o in lead])
+        gw = gw.reshape((len(lead), groups, C // groups, k[-1], og))
+        return m.ascontiguousarray(gw.transpose(1, 4, 2, 0, 3)).reshape(
+            (O, C // groups) + tuple(k))
     if bm:                                                        # (N, g, C/g * K, L)
         bg = _to_grid(b, grid).reshape(N, groups, O // groups, grid.L)
         gw = m.matmul(cols, bg.swapaxes(-1, -2)).sum(axis=0)      # (g, C/g * K, O/g)

@@ -59,6 +59,7 @@ def _arr(a, dtype):
 
 
 _LETTERS = "abcdefgh"
+_ONE_PASS_RATIO = 1.0   # one-pass batch-norm variance only where mean^2 <= this * var
 
 
 def _dot(a, b, axes, keep):
@@ -66,6 +67,20 @@ def _dot(a, b, axes, keep):
     sub = _LETTERS[:a.ndim]
     out = "".join(c for i, c in enumerate(sub) if i not in axes)
     return xp(a).einsum(f"{sub},{sub}->{out}", a, b).reshape(keep)
+
+
+def _scale(a, s):
+    """``a * s`` for ``s`` of shape (1, C, 1) against an (N, C, L) ``a``: one einsum pass,
+    measured ~1.3x faster than the broadcast ufunc (whose stride-0 operand is slow)."""
+    return xp(a).einsum("abc,b->abc", a, s.reshape(-1))
+
+
+def _sum(a, axes, keep):
+    """``sum(a)`` over ``axes``, shaped ``keep``: one einsum pass (about 2-3x faster than
+    ``ndarray.sum`` over these axes, with the same float32 accuracy)."""
+    sub = _LETTERS[:a.ndim]
+    out = "".join(c for i, c in enumerate(sub) if i not in axes)
+    return xp(a).einsum(f"{sub}->{out}", a).reshape(keep)
 
 
 class Normalize(Function):
@@ -84,7 +99,7 @@ class Normalize(Function):
     """
 
     __slots__ = ("name", "view", "axes", "eps", "wshape", "has_w", "has_b", "rms", "fixed",
-                 "xhat", "rstd", "mean", "var")
+                 "xhat", "rstd", "mean", "var", "centered")   # centered: None, "d" or "x"
 
     op_name = property(lambda self: self.name)
 
@@ -97,11 +112,16 @@ class Normalize(Function):
     def _keep(self, axes):
         return tuple(1 if i in axes else n for i, n in enumerate(self.view))
 
+    def _shared(self):
+        """Weight/bias broadcast over exactly the statistics axes (batch norm)."""
+        return self.wshape is not None and self._red() == self.axes
+
     def forward(self, x, *affine):
         m = xp(x)
         cd = compute_dtype(x)
-        a = _arr(x.reshape(self.view), cd)
+        a = _arr(x.reshape(self.view), cd)   # may alias x: never written
         axes = self.axes
+        self.centered = None
         if self.fixed is not None:
             mean, rstd = self.fixed
             xhat = a - mean
@@ -117,15 +137,47 @@ class Normalize(Function):
                 rstd = 1.0 / m.sqrt(ms, out=ms)
                 xhat = a * rstd
             else:
-                mean = a.sum(axis=axes, keepdims=True)
+                shared = self._shared()
+                mean = _sum(a, axes, keep)
                 mean *= 1.0 / n
-                xhat = a - mean
-                var = _dot(xhat, xhat, axes, keep)
-                var *= 1.0 / n
+                d = var = None
+                if shared:
+                    # One pass for the variance, E[x^2] - mean^2, where it is accurate:
+                    # with mean^2 <= var the cancellation costs at most ~1 bit
+                    # (float32 relative error ~1e-6); otherwise the two-pass form.
+                    var = _dot(a, a, axes, keep)
+                    var *= 1.0 / n
+                    var -= mean * mean
+                    if not bool(m.all(mean * mean <= _ONE_PASS_RATIO * var)):
+                        var = None
+                if var is None:
+                    d = a - mean
+                    var = _dot(d, d, axes, keep)     # two-pass variance
+                    var *= 1.0 / n
                 self.var = var
                 rstd = var + self.eps
                 m.sqrt(rstd, out=rstd)
                 m.divide(1.0, rstd, out=rstd)
+                if shared:
+                    # Per-channel statistics and affine: y = x * scale + shift, or
+                    # y = d * scale + b, in two passes; backward rebuilds xhat's sums
+                    # from the saved x (or d = x - mean).
+                    scale = rstd if not self.has_w else rstd * _arr(affine[0], cd).reshape(
+                        self.wshape)
+                    b = _arr(affine[self.has_w], cd).reshape(self.wshape) if self.has_b \
+                        else None
+                    if d is None:
+                        y = _scale(a, scale)
+                        y += -mean * scale if b is None else b - mean * scale
+                        self.xhat, self.centered = a, "x"
+                    else:
+                        y = _scale(d, scale)
+                        if b is not None:
+                            y += b
+                        self.xhat, self.centered = d, "d"
+                    self.rstd, self.mean = rstd, mean
+                    return _arr(y, x.dtype).reshape(x.shape)
+                xhat = d
                 xhat *= rstd
         self.xhat, self.rstd, self.mean = xhat, rstd, mean
         y = xhat
@@ -168,6 +220,8 @@ class Normalize(Function):
         want_w = self.has_w and self.needs_grad(1)
         want_b = self.has_b and self.needs_grad(bi)
         w = _arr(inputs[1]._data, cd).reshape(self.wshape) if self.has_w else None
+        if self.centered:
+            return self._backward_centered(g, w, want_x, want_w, want_b)
         red = self._red()
         fixed = self.fixed is not None
         # Batch norm: weight gradients sum over the statistics axes, so the two
@@ -175,7 +229,7 @@ class Normalize(Function):
         shared = red == axes and not fixed
         s_g = s_gx = None
         if want_b or (shared and want_x and not self.rms):
-            s_g = g.sum(axis=red, keepdims=True)
+            s_g = _sum(g, red, self._keep(red))
         if want_w or (shared and want_x):
             s_gx = _dot(g, xhat, red, self._keep(red))
         gx = None
@@ -198,7 +252,7 @@ class Normalize(Function):
                     c_x = _dot(gg_r, xhat, axes, self._keep(axes))
                     c_x *= rstd * (-1.0 / n)
                     c_0 = None if self.rms else \
-                        gg_r.sum(axis=axes, keepdims=True) * (rstd * (-1.0 / n))
+                        _sum(gg_r, axes, self._keep(axes)) * (rstd * (-1.0 / n))
                     gg_r *= rstd
                 gx = xhat * c_x
                 if c_0 is not None:
@@ -211,6 +265,43 @@ class Normalize(Function):
             out.append(_make(_arr(s_gx, wd.dtype).reshape(wd.shape)) if want_w else None)
         if self.has_b:
             bd = inputs[bi]._data
+            out.append(_make(_arr(s_g, bd.dtype).reshape(bd.shape)) if want_b else None)
+        return tuple(out)
+
+    def _backward_centered(self, g, w, want_x, want_w, want_b):
+        """Plain backward of the batch-norm layout, from the saved ``d = x - mean`` (or
+        ``x`` itself, ``centered == "x"``, with the mean folded into per-channel sums):
+
+        ``sum(g * xhat) = rstd * sum(g * d)`` and
+        ``gx = (w * rstd) * (g - mean(g) - d * rstd**2 * mean(g * d))``
+        (one buffer, four passes).
+        """
+        inputs = self.inputs
+        xd = inputs[0]._data
+        d, rstd, axes = self.xhat, self.rstd, self.axes
+        keep = self._keep(axes)
+        raw = self.centered == "x"            # d is x itself: d - mean is centred
+        s_g = _sum(g, axes, keep) if (want_b or want_x or raw and want_w) else None
+        s_gd = None
+        if want_w or want_x:
+            s_gd = _dot(g, d, axes, keep)
+            if raw:
+                s_gd -= self.mean * s_g           # sum(g * (x - mean))
+        gx = None
+        if want_x:
+            n = math.prod(self.view[i] for i in axes)
+            c2 = s_gd * (rstd * rstd * (-1.0 / n))
+            gx = _scale(d, c2)
+            gx += s_g * (-1.0 / n) - self.mean * c2 if raw else s_g * (-1.0 / n)
+            gx += g
+            gx *= rstd if w is None else w * rstd
+            gx = _make(_arr(gx, xd.dtype).reshape(xd.shape))
+        out = [gx]
+        if self.has_w:
+            wd = inputs[1]._data
+            out.append(_make(_arr(s_gd * rstd, wd.dtype).reshape(wd.shape)) if want_w else None)
+        if self.has_b:
+            bd = inputs[1 + self.has_w]._data
             out.append(_make(_arr(s_g, bd.dtype).reshape(bd.shape)) if want_b else None)
         return tuple(out)
 
