@@ -209,8 +209,7 @@ def erf_f32_blocks(x):
         for c in q[2::-1]:
             qv *= x2v
             qv += c
-        pv /= qv
-        np.copyto(pv, flat[start:stop], where=np.isnan(flat[start:stop]))  # NaN stays NaN
+        pv /= qv          # NaN inputs stay NaN: clip and the polynomials propagate it
     return out.reshape(x.shape)
 
 
