@@ -649,8 +649,6 @@ def _conv_nd(op, nd, input, weight, bias, stride, padding, dilation, groups):
     _check_bias(op, bias, out_ch)
     x, unbatched = _batched(input, nd)
     C, size = x.shape[1], tuple(x.shape[2:])
-    if C % groups:
-        raise ShapeError(f"{op}: in_channels {C} must be divisible by groups={groups}")
     if C != cig * groups:
         raise ShapeError(f"{op}: input has {C} channels, weight expects {cig * groups} "
                          f"(groups={groups})")
