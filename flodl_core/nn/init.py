@@ -1,0 +1,2 @@
+"""Weight initialisation (being written)."""
+__all__ = []

@@ -1,0 +1,3 @@
+"""Loss functions (being written)."""
+__all__ = []
+LOSSES = {}

@@ -1,0 +1,346 @@
+"""Module: the base class of every layer and model.
+
+Assigning a Parameter, Buffer or Module to an attribute registers it, so
+``named_parameters()`` finds ``"encoder.fc1.weight"`` with no bookkeeping::
+
+    class MLP(Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = Linear(784, 128)
+            self.fc2 = Linear(128, 10)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x).relu())
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..backend.array_module import device_of
+from ..backend.device import Device
+from ..backend.dtype import to_numpy_dtype
+from ..errors import ShapeError
+from ..tensor import TensorLike, array_to_device
+from .parameter import Buffer, Parameter
+
+
+class Module:
+    """Base class: override ``forward``; call the module to run it."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ----------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
+                                 f"assigning {name!r}")
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Buffer):
+            self._buffers[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            if table in d and name in d[table]:
+                return d[table][name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (None keeps the slot, like a layer without bias)."""
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name: str, value, persistent: bool = True) -> None:
+        """Register non-trainable state (a Tensor becomes a Buffer)."""
+        if value is None:
+            object.__setattr__(self, name, None)
+            return
+        setattr(self, name, value if isinstance(value, Buffer) else Buffer(value, persistent))
+
+    # ------------------------------------------------------------------ call
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+    def named_children(self):
+        return list(self._modules.items())
+
+    def children(self) -> list:
+        """Direct sub-modules."""
+        return list(self._modules.values())
+
+    sub_modules = children
+
+    def named_modules(self, prefix: str = ""):
+        """(path, module) for self and every descendant, each module once."""
+        out, seen, stack = [], set(), [(prefix, self)]
+        while stack:
+            path, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            out.append((path, mod))
+            for name, child in reversed(list(mod._modules.items())):
+                stack.append((f"{path}.{name}" if path else name, child))
+        return out
+
+    def modules(self) -> list:
+        return [m for _, m in self.named_modules()]
+
+    def _named(self, table, recurse=True):
+        out, seen = [], set()
+        mods = self.named_modules() if recurse else [("", self)]
+        for path, mod in mods:
+            for name, v in getattr(mod, table).items():
+                if id(v) in seen:
+                    continue   # shared parameters appear once
+                seen.add(id(v))
+                out.append((f"{path}.{name}" if path else name, v))
+        return out
+
+    def named_parameters(self, recurse: bool = True) -> list:
+        """[("encoder.fc1.weight", Parameter), ...] in registration order."""
+        return self._named("_parameters", recurse)
+
+    def parameters(self, recurse: bool = True) -> list:
+        return [p for _, p in self.named_parameters(recurse)]
+
+    def named_buffers(self, recurse: bool = True) -> list:
+        return self._named("_buffers", recurse)
+
+    def buffers(self, recurse: bool = True) -> list:
+        return [b for _, b in self.named_buffers(recurse)]
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters()
+                   if not trainable_only or p.requires_grad)
+
+    # ----------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active, batch norm uses batch statistics)."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def reset(self) -> None:
+        """Clear per-sequence state of stateful modules (recurrent caches); recursive."""
+        for m in self.modules():
+            if m is not self:
+                m.reset()
+
+    def detach_state(self) -> None:
+        """Cut stateful modules' carried state from the graph (truncated BPTT); recursive."""
+        for m in self.modules():
+            if m is not self:
+                m.detach_state()
+
+    # -------------------------------------------------------- device, dtype
+    def move_to_device(self, device) -> "Module":
+        """Move every parameter and buffer to ``device`` in place; returns self."""
+        device = Device.parse(device)
+        for v in self.parameters() + self.buffers():
+            if device_of(v._data) != device:
+                v._replace(array_to_device(v._data, device))
+        return self
+
+    def to_dtype(self, dtype) -> "Module":
+        """Convert floating parameters and buffers to ``dtype`` in place; returns self."""
+        np_dtype = to_numpy_dtype(dtype)
+        for v in self.parameters() + self.buffers():
+            d = v._data
+            if (d.dtype.kind == "f" or d.dtype.name == "bfloat16") and d.dtype != np_dtype:
+                v._replace(d.astype(np_dtype))
+        return self
+
+    def to(self, target) -> "Module":
+        """``to(Device)`` or ``to(DType)``."""
+        from ..backend.dtype import DType
+        return self.to_dtype(target) if isinstance(target, DType) else self.move_to_device(target)
+
+    # ------------------------------------------------------------ state dict
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Parameters and persistent buffers as NumPy copies, by dotted name."""
+        out = OrderedDict()
+        for name, p in self.named_parameters():
+            out[name] = p._host().copy()
+        for name, b in self.named_buffers():
+            if b.persistent:
+                out[name] = b._host().copy()
+        return out
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> "LoadReport":
+        """Copy values from ``{name: array}`` (NumPy arrays or tensors).
+
+        Everything is validated before anything is written, so a failed load
+        leaves the model unchanged. With ``strict``, missing or unexpected
+        names raise; shape mismatches always raise.
+        """
+        targets = OrderedDict(self.named_parameters())
+        targets.update((n, b) for n, b in self.named_buffers() if b.persistent)
+        report = LoadReport(
+            missing=[n for n in targets if n not in state],
+            unexpected=[n for n in state if n not in targets])
+        staged = []
+        for name, target in targets.items():
+            if name not in state:
+                continue
+            value = state[name]
+            arr = value._host() if isinstance(value, TensorLike) else np.asarray(value)
+            if tuple(arr.shape) != tuple(target.shape):
+                report.mismatched.append((name, tuple(arr.shape), tuple(target.shape)))
+                continue
+            staged.append((target, arr))
+        problems = report.mismatched or (strict and (report.missing or report.unexpected))
+        if problems:
+            raise ShapeError(f"load_state_dict into {type(self).__name__}: {report}")
+        for target, arr in staged:
+            data = target._data
+            new = array_to_device(np.asarray(arr, dtype=data.dtype), device_of(data))
+            target._replace(new.copy() if new is arr else new)
+        return report
+
+    # ------------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()})"]
+        if self._modules:
+            lines[0] = lines[0][:-1]
+            for name, child in self._modules.items():
+                body = repr(child).replace("\n", "\n  ")
+                lines.append(f"  ({name}): {body}")
+            lines.append(")")
+        n = self.num_parameters()
+        if n:
+            lines[-1] += f"  # {n:,} params"
+        return "\n".join(lines)
+
+
+@dataclass
+class LoadReport:
+    """What ``load_state_dict`` found: names missing from the state, names the
+    model does not have, and (name, given shape, expected shape) mismatches."""
+
+    missing: list = field(default_factory=list)
+    unexpected: list = field(default_factory=list)
+    mismatched: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def __str__(self):
+        parts = []
+        if self.missing:
+            parts.append(f"missing {self.missing}")
+        if self.unexpected:
+            parts.append(f"unexpected {self.unexpected}")
+        if self.mismatched:
+            parts.append("shape mismatch " + ", ".join(
+                f"{n}: given {g}, expected {e}" for n, g, e in self.mismatched))
+        return "; ".join(parts) if parts else "all entries loaded"
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children "0", "1", ..."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: expected a Module, got {type(module).__name__}")
+        self._modules[str(len(self._modules))] = module
+        return self
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for k, m in (modules or {}).items():
+            self[k] = m
+
+    def __setitem__(self, key: str, module: Module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: expected a Module, got {type(module).__name__}")
+        self._modules[key] = module
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+
+def collect_parameters(parts) -> list:
+    """Parameters of several modules (or Parameters) without duplicates, in order."""
+    out, seen = [], set()
+    for part in parts:
+        params = part.parameters() if isinstance(part, Module) else [part]
+        for p in params:
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+    return out
