@@ -18,6 +18,8 @@ from .autograd import *  # noqa: F401,F403
 from .autograd import __all__ as _autograd_all
 from .autograd.ops.scatter import scatter  # the ops package keeps the module name
 from . import nn
+from .nn import *  # noqa: F401,F403  (layers, losses, Module, Parameter, ...)
+from .nn import __all__ as _nn_all
 from .nn import functional as F
 
 __version__ = "0.1.0"
@@ -27,4 +29,5 @@ __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
             "rss_kb", "malloc_tuned", "Tensor", "FlodlError", "ShapeError", "DTypeError",
             "DeviceError", "FlodlIndexError", "AutogradError", "AnomalyError",
             "GradcheckError", "GraphError", "CheckpointError", "__version__", "nn", "F", "scatter"]
-           + list(_creation_all) + list(_autograd_all))
+           + list(_creation_all) + list(_autograd_all)
+           + [n for n in _nn_all if n not in ("functional", "losses")])
