@@ -10,6 +10,7 @@ import pytest
 import flodl_core as fl
 from flodl_core import nn
 from flodl_core.nn.module_registry import all_moduleinfos
+from flodl_core.tensor import TensorLike
 
 INFOS = all_moduleinfos()
 F64 = fl.DType.Float64
@@ -67,7 +68,7 @@ def test_forward_matches_numpy(info, idx, args):
         state = module.state_dict()
         expected = [np.asarray(e) for e in _flat(info.ref(state, *args, training=mode == "train"))]
         got = [o for o in _flat(module(*_to_args(args, requires_grad=False)))
-               if isinstance(o, fl.tensor.TensorLike)]
+               if isinstance(o, TensorLike)]
         assert len(got) == len(expected), f"{info.name}: {len(got)} outputs, expected {len(expected)}"
         for g, e in zip(got, expected):
             assert g.shape == e.shape, f"{info.name} ({mode}): shape {g.shape} != {e.shape}"
