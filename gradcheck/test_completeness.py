@@ -21,7 +21,9 @@ def test_every_public_functional_op_has_an_entry():
 
 
 def test_every_entry_names_a_public_op():
+    from flodl_core.nn.losses import LOSSES
     public = set(DIFFERENTIABLE_METHODS) | {f"F.{n}" for n in DIFFERENTIABLE_FUNCTIONS}
+    public |= {f"loss.{n}" for n in LOSSES}
     unknown = sorted(covered_names() - public)
     assert not unknown, f"registry entries for unknown methods: {unknown}"
 
@@ -68,3 +70,9 @@ def test_entries_without_double_backward_say_why():
     for info in all_opinfos():
         if not info.supports_gradgrad:
             assert len(info.gradgrad_reason) > 10, info.name
+
+
+def test_every_loss_has_an_entry():
+    from flodl_core.nn.losses import LOSSES
+    missing = sorted({f"loss.{n}" for n in LOSSES} - covered_names())
+    assert not missing, f"losses without a registry entry: {missing}"

@@ -112,7 +112,7 @@ def register(info: OpInfo) -> OpInfo:
 def all_opinfos() -> list:
     """Every registered entry, sorted by name (importing the family modules)."""
     from . import (activation, arithmetic, attention, conv, conversion,  # noqa: F401
-                   dropout, elementwise, embedding, indexing, linalg, linear,
+                   dropout, elementwise, embedding, indexing, linalg, linear, losses,
                    normalization, pool, rearrange, recurrent, reductions, resample,
                    scatter, shape, sorting, special)
     return [OP_REGISTRY[k] for k in sorted(OP_REGISTRY)]
