@@ -240,9 +240,10 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"{type(self).__name__}({self.extra_repr()})"]
+        extra = self.extra_repr()
+        lines = [f"{type(self).__name__}({extra})"]
         if self._modules:
-            lines[0] = lines[0][:-1]
+            lines = [f"{type(self).__name__}("] + ([f"  {extra}"] if extra else [])
             for name, child in self._modules.items():
                 body = repr(child).replace("\n", "\n  ")
                 lines.append(f"  ({name}): {body}")
