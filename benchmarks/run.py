@@ -42,6 +42,9 @@ BARS = (
     ("resnet_blocks", "flodl", "torch", 2.5, "two ResNet blocks step within 2.5x of PyTorch"),
     ("transformer_block", "flodl", "torch", 1.2,
      "transformer block step within 1.2x of PyTorch"),
+    ("lstm_step", "flodl", "torch", 1.0, "LSTM step at most PyTorch's time"),
+    ("recurrent_attention", "flodl", "torch", 1.5,
+     "recurrent attention step within 1.5x of PyTorch"),
 )
 FRAMEWORK_ORDER = ("flodl", "numpy", "torch", "numpy+mallopt")
 REFERENCE_ONLY = {"numpy+mallopt"}   # shown for information, not part of the ratios
