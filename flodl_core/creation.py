@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from .backend import rng as _rng
-from .backend.array_module import device_of, on_device, xp_for_device
+from .backend.array_module import on_device, xp_for_device
 from .backend.device import Device
 from .backend.dtype import BFLOAT16_NUMPY, DType, TensorOptions, dtype_of, to_numpy_dtype
 from .errors import DTypeError, ShapeError

@@ -13,8 +13,6 @@ and the Function that created it (None for leaves).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..backend.device import Device
 from ..backend.dtype import BFLOAT16_NUMPY
 from ..errors import AutogradError, DTypeError, ShapeError

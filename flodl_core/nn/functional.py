@@ -9,9 +9,8 @@ module of ``flodl_core.autograd.ops``; this module only gathers them.
 >>> F.relu(fl.tensor([-1.0, 2.0])).tolist()
 [0.0, 2.0]
 """
-from ..autograd.ops import (activation, attention, conv, dropout, elementwise, embedding,
-                            indexing, linalg, linear, normalization, pool, recurrent,
-                            reduction, resample, scatter, special)
+from ..autograd.ops import (activation, attention, conv, dropout, embedding, linalg, linear,
+                            normalization, pool, recurrent, resample, scatter, special)
 
 
 def _export(module, names=None):

@@ -5,12 +5,10 @@ input's shape, so backward formulas here ignore broadcasting.
 """
 from __future__ import annotations
 
-from ...errors import ShapeError
-from ..function import Function, op_method
 import operator
 
-import numpy as np
-
+from ...errors import ShapeError
+from ..function import Function, op_method
 from ._util import FLOAT32, apply_scalar, compute_dtype, promote_pair, promote_types, xp
 
 _add, _mul, _div = operator.add, operator.mul, operator.truediv

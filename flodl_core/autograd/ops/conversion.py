@@ -9,7 +9,7 @@ from ...backend.array_module import device_of, xp_of
 from ...backend.device import Device
 from ...backend.dtype import to_numpy_dtype
 from ...tensor import array_to_device
-from ..function import Function, op_method
+from ..function import Function
 
 
 class ToDType(Function):

@@ -12,22 +12,14 @@ Inputs are (batch, in) with states (batch, H), or unbatched (in,) with (H,).
 """
 from __future__ import annotations
 
-from ...backend.dtype import dtype_of
-from ...errors import DTypeError, ShapeError
+from ...errors import ShapeError
 from ...tensor import Tensor, TensorLike
 from ..function import op_function
-from ._util import is_float, xp
-from .linear import linear
+from ._util import xp
+from .linear import _check_tensor, linear
 
 
-def _check(op, name, t, optional=False):
-    if t is None and optional:
-        return
-    if not isinstance(t, TensorLike):
-        raise TypeError(f"{op}: {name} must be a tensor, got {type(t).__name__}")
-    if not is_float(t._data.dtype):
-        raise DTypeError(f"{op}: {name} must be a floating-point tensor, got "
-                         f"{dtype_of(t._data.dtype).name}")
+_check = _check_tensor   # the same argument check as linear()
 
 
 def _validate(op, gates, input, states, w_ih, w_hh, b_ih, b_hh):
