@@ -25,13 +25,14 @@ def _cases():
 CASES = list(_cases())
 
 
-def _to_args(args, requires_grad=True):
+def _to_args(args, device, requires_grad=True):
     out = []
     for a in args:
         if isinstance(a, np.ndarray) and a.dtype.kind == "f":
-            out.append(fl.Variable(fl.from_numpy(a.copy()), requires_grad=requires_grad))
+            t = fl.from_numpy(a.copy()).to_device(device)
+            out.append(fl.Variable(t, requires_grad=requires_grad))
         elif isinstance(a, np.ndarray):
-            out.append(fl.from_numpy(a.copy()))
+            out.append(fl.from_numpy(a.copy()).to_device(device))
         else:
             out.append(a)
     return out
@@ -58,16 +59,16 @@ def test_every_public_layer_has_an_entry():
 
 
 @pytest.mark.parametrize("info, idx, args", CASES)
-def test_forward_matches_numpy(info, idx, args):
+def test_forward_matches_numpy(info, idx, args, device):
     for mode in info.modes:
         if info.stochastic and mode == "train":
             continue
         fl.manual_seed(0)
-        module = info.make(F64)
+        module = info.make(F64).move_to_device(device)
         module.train(mode == "train")
         state = module.state_dict()
         expected = [np.asarray(e) for e in _flat(info.ref(state, *args, training=mode == "train"))]
-        got = [o for o in _flat(module(*_to_args(args, requires_grad=False)))
+        got = [o for o in _flat(module(*_to_args(args, device, requires_grad=False)))
                if isinstance(o, TensorLike)]
         assert len(got) == len(expected), f"{info.name}: {len(got)} outputs, expected {len(expected)}"
         for g, e in zip(got, expected):
@@ -77,15 +78,15 @@ def test_forward_matches_numpy(info, idx, args):
 
 
 @pytest.mark.parametrize("info, idx, args", CASES)
-def test_input_and_parameter_gradients(info, idx, args):
+def test_input_and_parameter_gradients(info, idx, args, device):
     if not info.gradcheck:
         pytest.skip("no gradient check for this layer")
     fl.manual_seed(0)
-    module = info.make(F64)
+    module = info.make(F64).move_to_device(device)
     module.train(not info.stochastic)   # dropout layers: check the deterministic mode
     params = [p for p in module.parameters() if p.requires_grad]
     originals = [p._data for p in params]
-    x_args = _to_args(args)
+    x_args = _to_args(args, device)
     n_in = len(x_args)
 
     def fn(*all_args):
