@@ -469,3 +469,14 @@ def test_activation_gradients_survive_infinite_inputs():
     assert g.tolist() == [1.0, 0.0] and gg.tolist() == [0.0, 0.0]
     assert grad_of(x.softplus(), x).tolist() == [1.0, 0.0]
     assert grad_of(x.silu(), x).tolist() == [1.0, 0.0]
+
+
+def test_sigmoid_float32_matches_float64_across_its_range():
+    import numpy as np
+    import flodl_core as fl
+    x = np.linspace(-80, 80, 20001).astype(np.float32)
+    want = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    got = fl.from_numpy(x).sigmoid().to_numpy().astype(np.float64)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=1e-38)
+    edge = fl.tensor([-100.0, 100.0, float("nan")]).sigmoid().to_numpy()
+    assert edge[0] == 0.0 and edge[1] == 1.0 and np.isnan(edge[2])
