@@ -283,3 +283,35 @@ def test_mha_errors():
         m(x, x, x, attn_mask=fl.zeros(2, 3))
     with pytest.raises(fl.ShapeError, match="batch"):
         m(fl.zeros(3, 2, 8), fl.zeros(3, 1, 8), fl.zeros(3, 1, 8))
+
+
+def test_lstm_sequence_matches_lstm_cell_loop_and_double_backward():
+    """The fused F.lstm_sequence against per-step F.lstm_cell, values and gradients
+    (first and second order, both directions)."""
+    from flodl_core.nn import functional as F
+    rng = np.random.default_rng(7)
+    T, N, H = 4, 3, 2
+    for reverse in (False, True):
+        arrs = [rng.standard_normal(s) for s in [(T, N, 4 * H), (4 * H, H), (N, H), (N, H)]]
+        a = [_var(x) for x in arrs]
+        b = [_var(x) for x in arrs]
+        hs, h_t, c_t = F.lstm_sequence(*a, reverse=reverse)
+        h, c = b[2], b[3]
+        eye = fl.tensor(np.eye(4 * H))
+        outs = [None] * T
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            h, c = F.lstm_cell(b[0][t], (h, c), eye, b[1])
+            outs[t] = h
+        np.testing.assert_allclose(_np(hs), np.stack([_np(o) for o in outs]), atol=1e-12)
+        np.testing.assert_allclose(_np(h_t), _np(h), atol=1e-12)
+        np.testing.assert_allclose(_np(c_t), _np(c), atol=1e-12)
+        loss_a = (hs * hs).sum() + (c_t * h_t).sum()
+        loss_b = sum((o * o).sum() for o in outs) + (c * h).sum()
+        ga = fl.grad(loss_a, a, create_graph=True)
+        gb = fl.grad(loss_b, b, create_graph=True)
+        for x, y in zip(ga, gb):
+            np.testing.assert_allclose(_np(x), _np(y), atol=1e-10)
+        gga = fl.grad(sum((g * g).sum() for g in ga), a)
+        ggb = fl.grad(sum((g * g).sum() for g in gb), b)
+        for x, y in zip(gga, ggb):
+            np.testing.assert_allclose(_np(x), _np(y), atol=1e-10)

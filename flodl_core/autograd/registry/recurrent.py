@@ -1,4 +1,4 @@
-"""Registry entries: F.gru_cell, F.lstm_cell (references: the textbook gate
+"""Registry entries: F.gru_cell, F.lstm_cell, F.lstm_sequence (references: the textbook gate
 equations in float64 NumPy, PyTorch's gate order)."""
 from __future__ import annotations
 
@@ -69,4 +69,34 @@ def _lstm_op(x, h, c, *weights):
 register(OpInfo("F.gru_cell", lambda rng: _samples(rng, 3, 1), _gru_ref, op=R.gru_cell,
                 dtypes=ALL_FLOATS, fwd_tol=HALF_TOL))
 register(OpInfo("F.lstm_cell", lambda rng: _samples(rng, 4, 2), _lstm_ref, op=_lstm_op,
+                dtypes=ALL_FLOATS, fwd_tol=HALF_TOL))
+
+
+def _lstm_seq_ref(proj, w_hh, h0, c0, reverse=False):
+    T, H = proj.shape[0], h0.shape[-1]
+    h, c = h0, c0
+    hs = np.zeros(proj.shape[:2] + (H,))
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    for t in order:
+        g = proj[t] + h @ w_hh.T
+        i, f, gg, o = (g[..., k * H:(k + 1) * H] for k in range(4))
+        c = _sig(f) * c + _sig(i) * np.tanh(gg)
+        h = _sig(o) * np.tanh(c)
+        hs[t] = h
+    return hs, h, c
+
+
+def _lstm_seq_samples(rng):
+    u = lambda *s: uniform(rng, s, -1.0, 1.0)   # noqa: E731
+    return [
+        SampleInput((u(3, 2, 8), u(8, 2), u(2, 2), u(2, 2))),
+        SampleInput((u(3, 2, 8), u(8, 2), u(2, 2), u(2, 2)), {"reverse": True},
+                    desc="reverse"),
+        SampleInput((u(1, 1, 4), u(4, 1), u(1, 1), u(1, 1)), desc="one step, H=1"),
+        SampleInput((noncontig(u(2, 3, 8)), noncontig(u(8, 2)), u(3, 2), u(3, 2)),
+                    desc="non-contiguous"),
+    ]
+
+
+register(OpInfo("F.lstm_sequence", _lstm_seq_samples, _lstm_seq_ref, op=R.lstm_sequence,
                 dtypes=ALL_FLOATS, fwd_tol=HALF_TOL))

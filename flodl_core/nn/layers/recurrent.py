@@ -15,9 +15,10 @@ new. All weights and biases start as U(-1/sqrt(H), 1/sqrt(H)).
 
 Sequence layers project the input of every time step with one matmul up front
 (``x @ W_ih^T + b`` over the whole sequence); each step then does only the
-hidden-state matmul and the gate arithmetic. The projection is split into
-per-step pieces by one ``split`` (whose backward is one concatenation), so the
-backward stays linear in the sequence length.
+hidden-state matmul and the gate arithmetic. LSTM runs that recurrence as one
+fused op per layer and direction (``F.lstm_sequence``). GRU composes it from ops:
+the projection is split into per-step pieces by one ``split`` (whose backward is
+one concatenation), so the backward stays linear in the sequence length.
 """
 from __future__ import annotations
 
@@ -348,20 +349,14 @@ class LSTM(_RNNBase):
 
     def _direction(self, x, state, w_ih, w_hh, b_ih, b_hh, reverse):
         h, c = state
-        hs = self.hidden_size
         if b_ih is not None:
             proj = F.linear(x, w_ih, b_ih + b_hh)         # every time step at once
         else:
             proj = F.linear(x, w_ih)
-        outs = []
-        for xt in _steps(proj, reverse):
-            gates = xt + F.linear(h, w_hh)
-            i, f, _, o = gates.sigmoid().chunk(4, -1)
-            g = gates.narrow(-1, 2 * hs, hs).tanh()
-            c = f * c + i * g
-            h = o * c.tanh()
-            outs.append(h)
-        return _join(outs, reverse), (h, c)
+        # One fused op for the whole recurrence (F.lstm_sequence: the time loop runs
+        # on arrays, forward and backward; double backward rebuilds it from ops).
+        out, h, c = F.lstm_sequence(proj, w_hh, h.squeeze(0), c.squeeze(0), reverse=reverse)
+        return out, (h.unsqueeze(0), c.unsqueeze(0))
 
     def forward(self, input, hx=None):
         x, batched = self._prepare_input(input)
