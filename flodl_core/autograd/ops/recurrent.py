@@ -1,7 +1,9 @@
 """Recurrent cells: gru_cell, lstm_cell (torch.gru_cell / torch.lstm_cell semantics).
 
-One time step, composed from ``linear``, ``chunk``, ``sigmoid`` and ``tanh``, so
-gradients of every order come for free. Gate order follows PyTorch:
+One time step. ``lstm_cell`` is composed from ``linear``, ``chunk``, ``sigmoid`` and
+``tanh``; ``gru_cell`` is one fused Function (``GRUCellFused``: arrays forward and
+backward, the composed ops under ``create_graph``), so gradients of every order work.
+Gate order follows PyTorch:
 
 * LSTM, weights (4H, in) / (4H, H): input, forget, cell (g), output;
   ``c' = f * c + i * g``, ``h' = o * tanh(c')``.
@@ -18,7 +20,7 @@ from ..function import Function, op_function
 from ..grad_mode import state
 from ..variable import Variable
 from ._util import compute_dtype, xp
-from .linear import _check_tensor, linear
+from .linear import _check_tensor, _same_dtype, linear
 
 
 _check = _check_tensor   # the same argument check as linear()
@@ -64,6 +66,153 @@ def _zeros_state(input, hidden):
     return Tensor._wrap(xp(d).zeros(input.shape[:-1] + (hidden,), dtype=d.dtype))
 
 
+class GRUCellFused(Function):
+    """One GRU step, fused: inputs ``(x, h, w_ih, w_hh[, b_ih][, b_hh])``.
+
+    ``x`` (N, in) or (in,), ``h`` (N, H) or (H,), ``w_ih`` (3H, in), ``w_hh`` (3H, H);
+    which biases are present is given at construction. Forward is two GEMMs and a few
+    in-place passes on arrays; plain backward is one GEMM per input and per weight
+    gradient on arrays; under ``create_graph=True`` the step is rebuilt from framework
+    ops (``_gru_cell_ops``) and differentiated, so double backward works.
+    """
+
+    __slots__ = ("has_b_ih", "has_b_hh", "acts", "hn")
+
+    def __init__(self, has_b_ih, has_b_hh):
+        self.has_b_ih = has_b_ih
+        self.has_b_hh = has_b_hh
+
+    def forward(self, x, h, w_ih, w_hh, *biases):
+        m = xp(x)
+        dt = h.dtype
+        cd = compute_dtype(h)
+        H = w_hh.shape[1]
+        x2 = _arr(x.reshape(-1, w_ih.shape[1]), cd)
+        h2 = _arr(h.reshape(-1, H), cd)
+        gi = m.matmul(x2, _arr(w_ih, cd).T)
+        gh = m.matmul(h2, _arr(w_hh, cd).T)
+        k = 0
+        if self.has_b_ih:
+            gi += _arr(biases[0], cd)
+            k = 1
+        if self.has_b_hh:
+            gh += _arr(biases[k], cd)
+        # gi becomes the activations [r, z, n]; gh[:, 2H:] stays W_hn h + b_hn.
+        rz = gi[:, :2 * H]
+        rz += gh[:, :2 * H]
+        # sigmoid(a) = 0.5 * tanh(a / 2) + 0.5
+        rz *= 0.5
+        m.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        hn = gh[:, 2 * H:]
+        n = gi[:, 2 * H:]
+        n += gi[:, :H] * hn
+        m.tanh(n, out=n)
+        out = h2 - n
+        out *= gi[:, H:2 * H]
+        out += n
+        self.acts, self.hn = gi, hn
+        return _arr(out, dt).reshape(h.shape)
+
+    def release(self):
+        super().release()
+        self.acts = self.hn = None
+
+    def backward(self, g):
+        if state.enabled:
+            return self._backward_graph(g)
+        return self._backward_arrays(g)
+
+    def _backward_arrays(self, g):
+        inputs = self.inputs
+        x, h, w_ih, w_hh = inputs[0], inputs[1], inputs[2], inputs[3]
+        acts, hn = self.acts, self.hn
+        m = xp(acts)
+        cd = acts.dtype
+        H = hn.shape[1]
+        N = acts.shape[0]
+        g2 = _arr(g._data, cd).reshape(N, H)
+        h2 = _arr(h._data.reshape(N, H), cd)
+        r = acts[:, :H]
+        z = acts[:, H:2 * H]
+        n = acts[:, 2 * H:]
+        dgi = m.empty((N, 3 * H), dtype=cd)
+        dar, daz, dan = dgi[:, :H], dgi[:, H:2 * H], dgi[:, 2 * H:]
+        # d n = g * (1 - z); d a_n = d n * (1 - n^2)
+        m.multiply(n, n, out=dan)
+        m.subtract(1.0, dan, out=dan)
+        dan *= g2
+        tmp = 1.0 - z
+        dan *= tmp
+        # d z = g * (h - n); d a_z = d z * z * (1 - z)
+        m.subtract(h2, n, out=daz)
+        daz *= g2
+        daz *= z
+        daz *= tmp
+        # d r = d a_n * hn; d a_r = d r * r * (1 - r)
+        m.multiply(dan, hn, out=dar)
+        dar *= r
+        m.subtract(1.0, r, out=tmp)
+        dar *= tmp
+        want = [self.needs_grad(i) for i in range(len(inputs))]
+        dgh = None
+        if want[1] or want[3] or (self.has_b_hh and want[-1]):
+            dgh = dgi.copy()
+            dgh[:, 2 * H:] *= r
+        out = [None] * len(inputs)
+        if want[0]:
+            gx = m.matmul(dgi, _arr(w_ih._data, cd))
+            out[0] = Variable._make(_arr(gx, x._data.dtype).reshape(x.shape))
+        if want[1]:
+            gh = m.matmul(dgh, _arr(w_hh._data, cd))
+            m.multiply(g2, z, out=tmp)
+            gh += tmp
+            out[1] = Variable._make(_arr(gh, h._data.dtype).reshape(h.shape))
+        if want[2]:
+            x2 = _arr(x._data.reshape(N, -1), cd)
+            out[2] = Variable._make(_arr(dgi.T @ x2, w_ih._data.dtype))
+        if want[3]:
+            out[3] = Variable._make(_arr(dgh.T @ h2, w_hh._data.dtype))
+        k = 4
+        if self.has_b_ih:
+            if want[k]:
+                out[k] = Variable._make(_arr(dgi.sum(0), inputs[k]._data.dtype))
+            k += 1
+        if self.has_b_hh and want[k]:
+            out[k] = Variable._make(_arr(dgh.sum(0), inputs[k]._data.dtype))
+        return tuple(out)
+
+    def _backward_graph(self, g):
+        from ..engine import grad
+        inputs = self.inputs
+        x, h, w_ih, w_hh = inputs[:4]
+        k = 4
+        b_ih = b_hh = None
+        if self.has_b_ih:
+            b_ih = inputs[k]
+            k += 1
+        if self.has_b_hh:
+            b_hh = inputs[k]
+        want = [i for i in range(len(inputs)) if self.needs_grad(i)]
+        y = _gru_cell_ops(x, h, w_ih, w_hh, b_ih, b_hh)
+        gs = grad((y,), [inputs[i] for i in want], (g,), create_graph=True)
+        out = [None] * len(inputs)
+        for i, gi in zip(want, gs):
+            out[i] = gi
+        return tuple(out)
+
+
+def _gru_cell_ops(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """The GRU step composed from framework ops (differentiable to any order)."""
+    i_r, i_z, i_n = linear(input, w_ih, b_ih).chunk(3, -1)
+    h_r, h_z, h_n = linear(hx, w_hh, b_hh).chunk(3, -1)
+    r = (i_r + h_r).sigmoid()
+    z = (i_z + h_z).sigmoid()
+    n = (i_n + r * h_n).tanh()
+    return n + z * (hx - n)
+
+
 @op_function
 def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step: the new hidden state (hx=None means zeros)."""
@@ -71,12 +220,16 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     if hx is None and isinstance(w_hh, TensorLike) and isinstance(input, TensorLike):
         hx = _zeros_state(input, w_hh.shape[-1])
     _validate(op, 3, input, [("hx", hx)], w_ih, w_hh, b_ih, b_hh)
-    i_r, i_z, i_n = linear(input, w_ih, b_ih).chunk(3, -1)
-    h_r, h_z, h_n = linear(hx, w_hh, b_hh).chunk(3, -1)
-    r = (i_r + h_r).sigmoid()
-    z = (i_z + h_z).sigmoid()
-    n = (i_n + r * h_n).tanh()
-    return n + z * (hx - n)
+    _same_dtype(op, [("input", input), ("w_ih", w_ih), ("b_ih", b_ih)])
+    _same_dtype(op, [("hx", hx), ("w_hh", w_hh), ("b_hh", b_hh)])
+    if input._data.dtype != hx._data.dtype:
+        return _gru_cell_ops(input, hx, w_ih, w_hh, b_ih, b_hh)
+    args = [input, hx, w_ih, w_hh]
+    if b_ih is not None:
+        args.append(b_ih)
+    if b_hh is not None:
+        args.append(b_hh)
+    return GRUCellFused(b_ih is not None, b_hh is not None)(*args)
 
 
 @op_function
