@@ -62,27 +62,32 @@ def _init():
     return params, x, onehot(labels, CLASSES)
 
 
+def _step(F, params, x, target, opt):
+    """One training step, for either framework's ``F`` (the same op sequence in both)."""
+    C1, c1, C2, c2, W1, b1, W2, b2, W3, b3 = params
+    h = F.max_pool2d(F.relu(F.conv2d(x, C1, c1, padding=2)), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, C2, c2)), 2)
+    h = h.flatten(1)
+    h = F.relu(F.linear(h, W1, b1))
+    h = F.relu(F.linear(h, W2, b2))
+    logits = F.linear(h, W3, b3)
+    loss = -(F.log_softmax(logits, dim=1) * target).sum() / B
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def make_flodl(threads: int) -> Bench:
     import flodl_core as fl
     from flodl_core.nn import functional as F
     init, x0, onehot0 = _init()
     params = [fl.Variable(fl.tensor(a), requires_grad=True) for a in init]
-    C1, c1, C2, c2, W1, b1, W2, b2, W3, b3 = params
     x = fl.tensor(x0)
     target = fl.tensor(onehot0)
     opt = FlodlSGD(params)
 
     def step():
-        h = F.max_pool2d(F.relu(F.conv2d(x, C1, c1, padding=2)), 2)
-        h = F.max_pool2d(F.relu(F.conv2d(h, C2, c2)), 2)
-        h = h.flatten(1)
-        h = F.relu(F.linear(h, W1, b1))
-        h = F.relu(F.linear(h, W2, b2))
-        logits = F.linear(h, W3, b3)
-        loss = -(F.log_softmax(logits, dim=1) * target).sum() / B
-        loss.backward()
-        opt.step()
-        return loss
+        return _step(F, params, x, target, opt)
 
     return Bench(step, check_values(lambda: step().item(), opt), flodl_meta())
 
@@ -92,22 +97,12 @@ def make_torch(threads: int) -> Bench:
     F = torch.nn.functional
     init, x0, onehot0 = _init()
     params = [torch.from_numpy(a).requires_grad_() for a in init]
-    C1, c1, C2, c2, W1, b1, W2, b2, W3, b3 = params
     x = torch.from_numpy(x0)
     target = torch.from_numpy(onehot0)
     opt = TorchSGD(params)
 
     def step():
-        h = F.max_pool2d(F.relu(F.conv2d(x, C1, c1, padding=2)), 2)
-        h = F.max_pool2d(F.relu(F.conv2d(h, C2, c2)), 2)
-        h = h.flatten(1)
-        h = F.relu(F.linear(h, W1, b1))
-        h = F.relu(F.linear(h, W2, b2))
-        logits = F.linear(h, W3, b3)
-        loss = -(F.log_softmax(logits, dim=1) * target).sum() / B
-        loss.backward()
-        opt.step()
-        return loss
+        return _step(F, params, x, target, opt)
 
     return Bench(step, check_values(lambda: step().item(), opt), meta)
 
