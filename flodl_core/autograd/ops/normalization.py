@@ -523,6 +523,29 @@ def _check_running(op, running_mean, running_var, c, required, when, device):
                               f"{device!r}")
 
 
+def _channel_norm_prelude(op, input, running_mean, running_var, weight, bias, eps, momentum,
+                          axes, use_running, when):
+    """Shared by batch_norm and instance_norm: validate the arguments and, when the
+    running statistics normalise (``use_running``), compute the output right away.
+
+    Returns (channels, eps, momentum, (N, C, L) view, output or None).
+    """
+    _check_input(op, input, 2)
+    c = input.shape[1]
+    _check_running(op, running_mean, running_var, c, use_running, when, input.device)
+    _check_param(op, "weight", weight, (c,), "channels")
+    _check_param(op, "bias", bias, (c,), "channels")
+    eps = _eps(op, eps)
+    momentum = _momentum(op, momentum)
+    view = _channel_view(input)
+    if not use_running:
+        return c, eps, momentum, view, None
+    fixed = _fixed_stats(running_mean, running_var, eps, compute_dtype(input._data), (1, c, 1))
+    fn = Normalize(op, view, axes, eps, (1, c, 1), weight is not None, bias is not None,
+                   fixed=fixed)
+    return c, eps, momentum, view, _call(fn, input, weight, bias)
+
+
 @op_function
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
@@ -534,22 +557,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     unbiased). Eval mode normalises with the running statistics.
     """
     op = "batch_norm"
-    _check_input(op, input, 2)
-    c = input.shape[1]
     training = bool(training)
-    _check_running(op, running_mean, running_var, c, not training, "in evaluation mode "
-                   "(training=False)", input.device)
-    _check_param(op, "weight", weight, (c,), "channels")
-    _check_param(op, "bias", bias, (c,), "channels")
-    eps = _eps(op, eps)
-    momentum = _momentum(op, momentum)
-    view = _channel_view(input)
+    c, eps, momentum, view, y = _channel_norm_prelude(
+        op, input, running_mean, running_var, weight, bias, eps, momentum, (0, 2),
+        use_running=not training, when="in evaluation mode (training=False)")
+    if y is not None:
+        return y
     has_w, has_b = weight is not None, bias is not None
-    if not training:
-        fixed = _fixed_stats(running_mean, running_var, eps, compute_dtype(input._data),
-                             (1, c, 1))
-        fn = Normalize(op, view, (0, 2), eps, (1, c, 1), has_w, has_b, fixed=fixed)
-        return _call(fn, input, weight, bias)
     count = view[0] * view[2]
     if count <= 1:
         raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
@@ -573,22 +587,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     unbiased), as PyTorch does; without it, the running statistics normalise.
     """
     op = "instance_norm"
-    _check_input(op, input, 2)
-    c = input.shape[1]
     use_input_stats = bool(use_input_stats)
-    _check_running(op, running_mean, running_var, c, not use_input_stats,
-                   "when use_input_stats=False", input.device)
-    _check_param(op, "weight", weight, (c,), "channels")
-    _check_param(op, "bias", bias, (c,), "channels")
-    eps = _eps(op, eps)
-    momentum = _momentum(op, momentum)
-    view = _channel_view(input)
+    c, eps, momentum, view, y = _channel_norm_prelude(
+        op, input, running_mean, running_var, weight, bias, eps, momentum, (2,),
+        use_running=not use_input_stats, when="when use_input_stats=False")
+    if y is not None:
+        return y
     has_w, has_b = weight is not None, bias is not None
-    if not use_input_stats:
-        fixed = _fixed_stats(running_mean, running_var, eps, compute_dtype(input._data),
-                             (1, c, 1))
-        fn = Normalize(op, view, (2,), eps, (1, c, 1), has_w, has_b, fixed=fixed)
-        return _call(fn, input, weight, bias)
     spatial = view[2]
     if spatial <= 1:
         raise ValueError(f"{op}: expected more than 1 spatial element when using input "
