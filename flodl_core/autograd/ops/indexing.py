@@ -104,7 +104,6 @@ def _normalize_key(x_data, key):
     definition), so backward can scatter with ``add.at``; Ellipsis is
     expanded into full slices.
     """
-    m = xp(x_data)
     shape = x_data.shape
     if not isinstance(key, tuple):
         key = (key,)

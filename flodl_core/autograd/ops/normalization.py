@@ -214,7 +214,6 @@ class Normalize(Function):
         cd = compute_dtype(xd)
         g = _arr(gy._data.reshape(self.view), cd)   # may alias gy: never written
         xhat, rstd, axes = self.xhat, self.rstd, self.axes
-        m = xp(g)
         bi = 1 + self.has_w
         want_x = self.needs_grad(0)
         want_w = self.has_w and self.needs_grad(1)
