@@ -45,6 +45,7 @@ BARS = (
     ("lstm_step", "flodl", "torch", 1.0, "LSTM step at most PyTorch's time"),
     ("recurrent_attention", "flodl", "torch", 1.5,
      "recurrent attention step within 1.5x of PyTorch"),
+    ("adam_step", "flodl", "torch", 1.5, "Adam step (10 M params) within 1.5x of PyTorch foreach"),
 )
 FRAMEWORK_ORDER = ("flodl", "numpy", "torch", "numpy+mallopt")
 REFERENCE_ONLY = {"numpy+mallopt"}   # shown for information, not part of the ratios

@@ -21,6 +21,9 @@ from . import nn
 from .nn import *  # noqa: F401,F403  (layers, losses, Module, Parameter, ...)
 from .nn import __all__ as _nn_all
 from .nn import functional as F
+from . import optim
+from .optim import *  # noqa: F401,F403  (optimizers, schedulers, clipping, AMP)
+from .optim import __all__ as _optim_all
 
 __version__ = "0.1.0"
 
@@ -30,4 +33,5 @@ __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
             "DeviceError", "FlodlIndexError", "AutogradError", "AnomalyError",
             "GradcheckError", "GraphError", "CheckpointError", "__version__", "nn", "F", "scatter"]
            + list(_creation_all) + list(_autograd_all)
-           + [n for n in _nn_all if n not in ("functional", "losses")])
+           + [n for n in _nn_all if n not in ("functional", "losses")]
+           + ["optim"] + list(_optim_all))

@@ -1,0 +1,21 @@
+"""Optimizers, learning-rate schedulers, gradient clipping and mixed precision.
+
+Everything here is also exported at the top level (``fl.Adam``, ``fl.StepDecay``,
+``fl.clip_grad_norm``, ``fl.GradScaler``, ``fl.autocast``, ...).
+"""
+from .optimizer import GroupBuilder, Optimizer
+from .sgd import SGD
+from .adam import Adam, AdamW
+from .rmsprop import RMSprop
+from .adagrad import Adagrad
+from .radam import RAdam
+from .nadam import NAdam
+from .clip import clip_grad_norm, clip_grad_value
+from .grad_scaler import GradScaler
+from .precision import cast_parameters
+
+__all__ = ["Optimizer", "GroupBuilder", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
+           "RAdam", "NAdam", "clip_grad_norm", "clip_grad_value", "GradScaler",
+           "cast_parameters"]
+
+OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, RAdam, NAdam)}
