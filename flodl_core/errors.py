@@ -51,12 +51,21 @@ class CheckpointError(FlodlError, ValueError):
     """A checkpoint that cannot be written or read."""
 
 
+class OptimizerError(FlodlError, ValueError):
+    """A bad optimizer, clipping or loss-scaling setting, or an unusable state dict."""
+
+
+class SchedulerError(FlodlError, ValueError):
+    """A scheduler setting, step or state that is out of range."""
+
+
 # The public name; the trailing underscore above only avoids shadowing the builtin
 # inside this module.
 FlodlIndexError = IndexError_
 FlodlIndexError.__name__ = FlodlIndexError.__qualname__ = "FlodlIndexError"
 
 __all__ = [
+    "OptimizerError", "SchedulerError",
     "FlodlError", "ShapeError", "DTypeError", "DeviceError", "FlodlIndexError",
     "AutogradError", "AnomalyError", "GradcheckError", "GraphError", "CheckpointError",
 ]

@@ -45,3 +45,12 @@ def test_example_mlp_loss_falls():
     first = mod.main(epochs=1)
     last = mod.main(epochs=15)
     assert last < 0.7 * first, (first, last)
+
+
+def test_example_classifier_learns_the_spiral():
+    spec = importlib.util.spec_from_file_location(
+        "train_classifier", ROOT / "examples" / "train_classifier.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    loss, accuracy = mod.main(epochs=40, verbose=False)
+    assert accuracy > 0.95, (loss, accuracy)

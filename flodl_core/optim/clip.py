@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd.variable import Variable
 from ..backend.array_module import xp_of
+from ..errors import OptimizerError
 
 
 def _with_grads(params) -> list:
@@ -71,14 +72,14 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0,
     """
     norm_type = float(norm_type)
     if norm_type < 0 and norm_type != -math.inf:
-        raise ValueError(f"clip_grad_norm: norm_type must be >= 0, inf or -inf, got {norm_type}")
+        raise OptimizerError(f"clip_grad_norm: norm_type must be >= 0, inf or -inf, got {norm_type}")
     if not max_norm >= 0:
-        raise ValueError(f"clip_grad_norm: max_norm must be >= 0, got {max_norm}")
+        raise OptimizerError(f"clip_grad_norm: max_norm must be >= 0, got {max_norm}")
     params = _with_grads(params)
     total = _combine([_norm(p.grad_array(), norm_type) for p in params], norm_type)
     if not math.isfinite(total):
         if error_if_nonfinite:
-            raise ValueError(f"clip_grad_norm: the total {norm_type}-norm of the gradients "
+            raise OptimizerError(f"clip_grad_norm: the total {norm_type}-norm of the gradients "
                              f"of {len(params)} parameter(s) is {total}; pass "
                              f"error_if_nonfinite=False to clip anyway")
     coef = max_norm / (total + 1e-6)
@@ -104,7 +105,7 @@ def clip_grad_value(params, clip_value: float) -> float:
     parameter has a gradient). NaN gradient values stay NaN, as in PyTorch.
     """
     if not clip_value >= 0:
-        raise ValueError(f"clip_grad_value: clip_value must be >= 0, got {clip_value}")
+        raise OptimizerError(f"clip_grad_value: clip_value must be >= 0, got {clip_value}")
     largest = 0.0
     for p in _with_grads(params):
         g = p._grad

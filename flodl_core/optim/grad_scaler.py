@@ -26,6 +26,7 @@ import numpy as np
 
 from ..autograd.variable import Variable
 from ..backend.array_module import xp_of
+from ..errors import OptimizerError
 
 _UNSCALED, _STEPPED = "unscaled", "stepped"
 
@@ -42,14 +43,14 @@ class GradScaler:
                  backoff_factor: float = 0.5, growth_interval: int = 2000,
                  enabled: bool = True):
         if not init_scale > 0:
-            raise ValueError(f"GradScaler: init_scale must be > 0, got {init_scale}")
+            raise OptimizerError(f"GradScaler: init_scale must be > 0, got {init_scale}")
         if not growth_factor > 1.0:
-            raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
+            raise OptimizerError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
         if not 0.0 < backoff_factor < 1.0:
-            raise ValueError(f"GradScaler: backoff_factor must be in (0, 1), got "
+            raise OptimizerError(f"GradScaler: backoff_factor must be in (0, 1), got "
                              f"{backoff_factor}")
         if int(growth_interval) != growth_interval or growth_interval < 1:
-            raise ValueError(f"GradScaler: growth_interval must be a positive integer, "
+            raise OptimizerError(f"GradScaler: growth_interval must be a positive integer, "
                              f"got {growth_interval}")
         self.enabled = bool(enabled)
         self._scale = _f32(init_scale)
@@ -151,7 +152,7 @@ class GradScaler:
             return
         if new_scale is not None:
             if not new_scale > 0:
-                raise ValueError(f"GradScaler.update: new_scale must be > 0, got {new_scale}")
+                raise OptimizerError(f"GradScaler.update: new_scale must be > 0, got {new_scale}")
             self._scale = _f32(new_scale)
         elif self._per_optimizer:
             if any(record[1] for record in self._per_optimizer.values()):
@@ -180,7 +181,7 @@ class GradScaler:
         if not self.enabled:
             return
         if not state:
-            raise ValueError("GradScaler.load_state_dict: the state is empty (saved from a "
+            raise OptimizerError("GradScaler.load_state_dict: the state is empty (saved from a "
                              "disabled scaler?)")
         try:
             scale = _f32(_number(state["scale"]))
@@ -189,7 +190,7 @@ class GradScaler:
             backoff = float(state["backoff_factor"])
             interval = int(state["growth_interval"])
         except KeyError as e:
-            raise ValueError(f"GradScaler.load_state_dict: missing key {e}") from None
+            raise OptimizerError(f"GradScaler.load_state_dict: missing key {e}") from None
         self._scale, self._growth_tracker = scale, tracker
         self.growth_factor, self.backoff_factor, self.growth_interval = growth, backoff, interval
 

@@ -30,6 +30,7 @@ from ..autograd.grad_mode import enable_grad
 from ..autograd.variable import Variable
 from ..backend.array_module import xp_of
 from ..backend.dtype import is_floating_numpy
+from ..errors import OptimizerError
 
 _HALF_NAMES = ("float16", "bfloat16")
 
@@ -78,7 +79,7 @@ class Optimizer:
             plist = _param_list(params, name)
             for p in plist:
                 if id(p) in seen:
-                    raise ValueError(f"{name}: a parameter of shape {p.shape} appears in "
+                    raise OptimizerError(f"{name}: a parameter of shape {p.shape} appears in "
                                      f"group {seen[id(p)]} and group {index}; each parameter "
                                      f"may belong to one group only")
                 seen[id(p)] = index
@@ -86,7 +87,7 @@ class Optimizer:
             self.param_groups.append(group)
             self._states.append([None] * len(plist))
         if not seen:
-            raise ValueError(f"{name}: got an empty parameter list")
+            raise OptimizerError(f"{name}: got an empty parameter list")
         self._workspace = {}
 
     def _check_hyper(self, group: dict, where: str) -> None:
@@ -238,15 +239,15 @@ class Optimizer:
             loaded_groups = state_dict["param_groups"]
             loaded_state = state_dict["state"]
         except (KeyError, TypeError):
-            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
+            raise OptimizerError(f"{name}.load_state_dict: expected a dict with 'state' and "
                              f"'param_groups'") from None
         if len(loaded_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the state has {len(loaded_groups)} "
+            raise OptimizerError(f"{name}.load_state_dict: the state has {len(loaded_groups)} "
                              f"parameter group(s), the optimizer {len(self.param_groups)}")
         flat = []
         for i, (saved, group) in enumerate(zip(loaded_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{name}.load_state_dict: group {i} has "
+                raise OptimizerError(f"{name}.load_state_dict: group {i} has "
                                  f"{len(saved['params'])} parameter(s) in the state, "
                                  f"{len(group['params'])} in the optimizer")
             flat.extend((i, j, saved_index, p) for j, (saved_index, p)
@@ -271,7 +272,7 @@ class Optimizer:
         fresh = self._new_state(p, group)
         missing = set(fresh) - set(saved)
         if missing:
-            raise ValueError(f"{name}.load_state_dict: state of parameter {index} lacks "
+            raise OptimizerError(f"{name}.load_state_dict: state of parameter {index} lacks "
                              f"{sorted(missing)}")
         st = {}
         for key, ref in fresh.items():
@@ -284,7 +285,7 @@ class Optimizer:
             if hasattr(ref, "shape"):
                 value = np.asarray(value) if not hasattr(value, "shape") else value
                 if tuple(value.shape) != tuple(ref.shape):
-                    raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter "
+                    raise OptimizerError(f"{name}.load_state_dict: state '{key}' of parameter "
                                      f"{index} has shape {tuple(value.shape)}, the "
                                      f"parameter {tuple(ref.shape)}")
                 arr = xp_of(ref).asarray(_to_numpy_copy(value)) if xp_of(ref) is not np \
@@ -319,7 +320,7 @@ class GroupBuilder:
 
     def build(self) -> Optimizer:
         if not self._groups:
-            raise ValueError(f"{self._cls.__name__}.with_groups(): add at least one "
+            raise OptimizerError(f"{self._cls.__name__}.with_groups(): add at least one "
                              f"group before build()")
         opt = self._cls.__new__(self._cls)
         opt._setup(self._groups, self._defaults, self._master_weights)
@@ -338,7 +339,7 @@ def _param_list(params, owner: str) -> list:
             raise TypeError(f"{owner}: expected Parameters (Variables), got "
                             f"{type(p).__name__}")
         if p._creator is not None:
-            raise ValueError(f"{owner}: can only optimize leaf Variables; got one produced "
+            raise OptimizerError(f"{owner}: can only optimize leaf Variables; got one produced "
                              f"by {p._creator.op_name}")
         if not is_floating_numpy(p._data.dtype):
             raise TypeError(f"{owner}: can only optimize floating-point parameters, got "
@@ -354,7 +355,7 @@ def _check_range(where: str, name: str, value, low: float, high: float = math.in
         raise TypeError(f"{where}: {name} must be a number, got {value!r}") from None
     if not (low <= v and (v < high if high_open else v <= high)):
         bound = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
-        raise ValueError(f"{where}: {name} must be in {bound}, got {value!r}")
+        raise OptimizerError(f"{where}: {name} must be in {bound}, got {value!r}")
 
 
 def _check_betas(where: str, betas) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..backend.array_module import xp_of
+from ..errors import OptimizerError
 from ._update_ops import add_scaled_, effective_grad
 from .optimizer import Optimizer, _check_range
 
@@ -41,7 +42,7 @@ class SGD(Optimizer):
         _check_range(where, "momentum", group["momentum"], 0.0)
         _check_range(where, "weight_decay", group["weight_decay"], 0.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"{where}: Nesterov momentum needs momentum > 0 and "
+            raise OptimizerError(f"{where}: Nesterov momentum needs momentum > 0 and "
                              f"dampening = 0, got momentum={group['momentum']}, "
                              f"dampening={group['dampening']}")
 
