@@ -25,6 +25,9 @@ from .nn import functional as F
 from . import optim
 from .optim import *  # noqa: F401,F403  (optimizers, schedulers, clipping, AMP)
 from .optim import __all__ as _optim_all
+from . import graph
+from .graph import *  # noqa: F401,F403  (FlowBuilder, Graph, MergeOp, routers, ...)
+from .graph import __all__ as _graph_all
 
 __version__ = "0.1.0"
 
@@ -35,4 +38,4 @@ __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
             "GradcheckError", "GraphError", "CheckpointError", "OptimizerError", "SchedulerError", "__version__", "nn", "F", "scatter"]
            + list(_creation_all) + list(_autograd_all)
            + [n for n in _nn_all if n not in ("functional", "losses")]
-           + ["optim"] + list(_optim_all))
+           + ["optim"] + list(_optim_all) + ["graph"] + list(_graph_all))

@@ -1,0 +1,222 @@
+"""Graph: the trainable Module a FlowBuilder builds.
+
+Running a graph walks its nodes in order (the builder appends them in a valid
+execution order), keeping each node's output in a dict until the last reader is
+done. Forward refs (``using`` before ``tag``) read the value their tag had at
+the end of the previous forward, or zeros shaped like the reader's input on the
+first call.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+
+from ..autograd.variable import Variable
+from ..creation import zeros
+from ..errors import FlodlError, GraphError
+from ..nn.module import Module
+from .nodes import call, run_gate, run_loop, run_map, run_merge, run_switch
+from .tree import GraphTreeMixin
+
+
+class Graph(GraphTreeMixin, Module):
+    """A built flow graph; a Module, so it nests anywhere a module is accepted."""
+
+    @classmethod
+    def _from_builder(cls, fb) -> "Graph":
+        g = cls()
+        object.__setattr__(g, "label", fb._label)
+        object.__setattr__(g, "_nodes", list(fb._nodes))
+        object.__setattr__(g, "_tags", dict(fb._tags))
+        object.__setattr__(g, "_tag_groups", dict(fb._tag_groups))
+        object.__setattr__(g, "_internal", set(fb._internal))
+        object.__setattr__(g, "_input_names", list(fb._inputs))
+        object.__setattr__(g, "_output", fb._current[0])
+        object.__setattr__(g, "_state", {})
+        object.__setattr__(g, "_outputs", {})     # tagged outputs of the last forward
+        object.__setattr__(g, "_traces", {})
+        object.__setattr__(g, "_profiling", False)
+        object.__setattr__(g, "_timings", {})
+        # Forward-ref tags: written at the end of every forward.
+        state_tags = []
+        for node in g._nodes:
+            for kind, name in node.refs.values():
+                if kind == "state" and name not in state_tags:
+                    state_tags.append(name)
+        object.__setattr__(g, "_state_tags", state_tags)
+        # Last reader of every node, so intermediate outputs are dropped early.
+        last_use = {}
+        for i, node in enumerate(g._nodes):
+            for src in node.inputs:
+                last_use[src] = i
+            for kind, src in node.refs.values():
+                if kind == "tag":
+                    last_use[src] = i
+        keep = set(g._tags.values()) | {g._tags[t] for t in state_tags if t in g._tags}
+        keep.add(g._output)
+        object.__setattr__(g, "_release", {
+            i: [src for src, last in last_use.items() if last == i and src not in keep]
+            for i in range(len(g._nodes))})
+        for node in g._nodes:
+            if node.module is not None:
+                g._modules[node.name] = node.module
+        return g
+
+    def __init__(self):
+        super().__init__()
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x, **inputs):
+        """Run the graph on ``x``; auxiliary inputs by name (``ctx=...``)."""
+        missing = [n for n in self._input_names if n not in inputs]
+        extra = [n for n in inputs if n not in self._input_names]
+        if missing or extra:
+            raise GraphError(f"{self._where()}: forward expects inputs "
+                             f"{['x'] + self._input_names}; missing {missing}, "
+                             f"unexpected {extra}")
+        env = {"__input__": x}
+        for name in self._input_names:
+            env[f"input_{name}"] = inputs[name]
+        outputs = self._outputs
+        outputs.clear()
+        profiling = self._profiling
+        for i, node in enumerate(self._nodes):
+            args = [env[src] for src in node.inputs] if node.kind != "input" else ()
+            refs = self._refs(node, env, args) if node.refs else None
+            start = time.perf_counter() if profiling else 0.0
+            try:
+                y = self._run(node, args, refs, env)
+            except FlodlError as e:
+                raise self._node_error(node, args, e) from e
+            if profiling:
+                self._timings[node.id] = time.perf_counter() - start
+            env[node.id] = y
+            if node.tag is not None:
+                outputs[node.tag] = y
+            for src in self._release[i]:
+                env.pop(src, None)
+        for tag in self._state_tags:
+            self._state[tag] = env[self._tags[tag]]
+        return env[self._output]
+
+    def forward_multi(self, values):
+        """``forward`` with inputs as a list: ``[x, *auxiliary inputs in declaration order]``."""
+        values = list(values)
+        if len(values) != 1 + len(self._input_names):
+            raise GraphError(f"{self._where()}: forward_multi expects "
+                             f"{1 + len(self._input_names)} inputs "
+                             f"{['x'] + self._input_names}, got {len(values)}")
+        return self.forward(values[0], **dict(zip(self._input_names, values[1:])))
+
+    def _run(self, node, args, refs, env):
+        kind = node.kind
+        if kind == "module":
+            return call(node.module, args[0], refs)
+        if kind == "add":
+            return args[0] + args[1]
+        if kind == "input":
+            return env[node.id]
+        if kind == "merge":
+            return run_merge(node, args) if not refs else node.module.forward_named(args, refs)
+        if kind == "loop":
+            return run_loop(node, self, args[0], refs)
+        if kind == "gate":
+            return run_gate(node, args[0], refs)
+        if kind == "switch":
+            return run_switch(node, args[0], refs)
+        if kind == "map":
+            return run_map(node, args[0], refs, args[-1])
+        raise GraphError(f"unknown node kind {kind}")
+
+    def _refs(self, node, env, args):
+        refs = {}
+        for name, (kind, src) in node.refs.items():
+            if kind == "tag":
+                refs[name] = env[src]
+            else:
+                value = self._state.get(src)
+                if value is None:
+                    like = args[0] if args else None
+                    value = zeros(*like.shape, dtype=like.dtype, device=like.device) \
+                        if like is not None else None
+                refs[name] = value
+        return refs
+
+    # --------------------------------------------------------------- errors
+    def _where(self) -> str:
+        return f"graph '{self.label}'" if self.label else "graph"
+
+    def _node_error(self, node, args, e):
+        """Re-raise ``e`` (same class) naming the node, its tag, its path in the graph
+        tree and the input shapes. An error from a nested graph keeps the innermost
+        node's details and gains this graph's label in front of its path."""
+        path = getattr(e, "graph_path", None)
+        if path is None:
+            shapes = [tuple(a.shape) for a in args if hasattr(a, "shape")]
+            detail = (f"(node '{node.id}'{', tag ' + repr(node.tag) if node.tag else ''}, "
+                      f"built at {node.step}, input shapes {shapes})")
+            original, path = str(e), [self.label or "graph", node.name]
+        else:
+            detail, original = e.graph_detail, e.graph_original
+            path = [self.label or "graph"] + path
+        try:
+            err = type(e)(f"in {'.'.join(path)} {detail}: {original}")
+        except TypeError:
+            err = GraphError(f"in {'.'.join(path)} {detail}: {original}")
+        err.graph_path, err.graph_detail, err.graph_original = path, detail, original
+        return err
+
+    # ----------------------------------------------------------------- state
+    def reset_state(self) -> None:
+        """Forget forward-ref state (the next forward starts from zeros)."""
+        self._state.clear()
+
+    def detach_state(self) -> None:
+        """Cut carried forward-ref state from the autograd graph (truncated BPTT)."""
+        for tag, value in list(self._state.items()):
+            if isinstance(value, Variable):
+                self._state[tag] = value.detach()
+        super().detach_state()
+
+    def reset(self) -> None:
+        self.reset_state()
+        super().reset()
+
+    # ----------------------------------------------------------------- tags
+    def tagged(self, tag: str):
+        """The output of the node tagged ``tag`` in the last forward (None before one)."""
+        if tag not in self._tags:
+            raise GraphError(f"{self._where()}: no tag '{tag}'; tags: {self.tag_names()}")
+        return self._outputs.get(tag)
+
+    def tag_names(self) -> list:
+        return list(self._tags)
+
+    def traces(self, name: str) -> list:
+        """Per-iteration traces a loop body published in the last forward."""
+        return list(self._traces.get(name, []))
+
+    # ----------------------------------------------------------------- hash
+    def structural_hash(self) -> str:
+        """SHA-256 of the topology, module kinds, tags and parameter names/shapes
+        (the label is left out, so relabelling keeps checkpoints loadable)."""
+        h = hashlib.sha256()
+        for node in self._nodes:
+            parts = [node.id, node.kind, node.tag or "", ",".join(node.inputs),
+                     ";".join(f"{k}:{v[0]}:{v[1]}" for k, v in node.refs.items()),
+                     repr(sorted((k, str(v)) for k, v in node.spec.items()))]
+            m = node.module
+            if isinstance(m, Graph):
+                parts.append("graph:" + m.structural_hash())
+            elif m is not None:
+                parts.append(type(m).__name__)
+                parts.extend(f"{name}{tuple(p.shape)}" for name, p in m.named_parameters())
+            h.update(("|".join(parts) + "\n").encode())
+        return h.hexdigest()
+
+    def short_hash(self) -> str:
+        return self.structural_hash()[:8]
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}, nodes={len(self._nodes)}" if self.label else \
+            f"nodes={len(self._nodes)}"
