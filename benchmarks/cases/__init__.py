@@ -7,4 +7,5 @@ flodl-vs-torch model cases (lenet_step, resnet_blocks, transformer_block);
 ``lstm_step`` holds the Adam helpers it shares with ``recurrent_attention``.
 """
 CASES = ("add_chain", "mlp_step", "lenet_step", "resnet_blocks", "transformer_block",
-         "lstm_step", "recurrent_attention", "adam_step")
+         "lstm_step", "recurrent_attention", "adam_step",
+         "graph_overhead")

@@ -54,9 +54,11 @@ class Graph(GraphTreeMixin, Module):
                     last_use[src] = i
         keep = set(g._tags.values()) | {g._tags[t] for t in state_tags if t in g._tags}
         keep.add(g._output)
-        object.__setattr__(g, "_release", {
-            i: [src for src, last in last_use.items() if last == i and src not in keep]
-            for i in range(len(g._nodes))})
+        # The execution plan: (node, runner, input ids, ids to drop after it).
+        object.__setattr__(g, "_plan", [
+            (node, g._runner(node.kind), tuple(node.inputs) if node.kind != "input" else (),
+             tuple(src for src, last in last_use.items() if last == i and src not in keep))
+            for i, node in enumerate(g._nodes)])
         for node in g._nodes:
             if node.module is not None:
                 g._modules[node.name] = node.module
@@ -80,12 +82,12 @@ class Graph(GraphTreeMixin, Module):
         outputs = self._outputs
         outputs.clear()
         profiling = self._profiling
-        for i, node in enumerate(self._nodes):
-            args = [env[src] for src in node.inputs] if node.kind != "input" else ()
+        for node, run, srcs, release in self._plan:
+            args = [env[src] for src in srcs]
             refs = self._refs(node, env, args) if node.refs else None
             start = time.perf_counter() if profiling else 0.0
             try:
-                y = self._run(node, args, refs, env)
+                y = run(node, args, refs, env)
             except FlodlError as e:
                 raise self._node_error(node, args, e) from e
             if profiling:
@@ -93,8 +95,8 @@ class Graph(GraphTreeMixin, Module):
             env[node.id] = y
             if node.tag is not None:
                 outputs[node.tag] = y
-            for src in self._release[i]:
-                env.pop(src, None)
+            for src in release:
+                del env[src]
         for tag in self._state_tags:
             self._state[tag] = env[self._tags[tag]]
         return env[self._output]
@@ -108,24 +110,25 @@ class Graph(GraphTreeMixin, Module):
                              f"{['x'] + self._input_names}, got {len(values)}")
         return self.forward(values[0], **dict(zip(self._input_names, values[1:])))
 
-    def _run(self, node, args, refs, env):
-        kind = node.kind
+    def _runner(self, kind):
+        """The function that runs a node of ``kind``: (node, args, refs, env) -> value."""
         if kind == "module":
-            return call(node.module, args[0], refs)
+            return lambda node, args, refs, env: call(node.module, args[0], refs)
         if kind == "add":
-            return args[0] + args[1]
+            return lambda node, args, refs, env: args[0] + args[1]
         if kind == "input":
-            return env[node.id]
+            return lambda node, args, refs, env: env[node.id]
         if kind == "merge":
-            return run_merge(node, args) if not refs else node.module.forward_named(args, refs)
+            return lambda node, args, refs, env: (
+                run_merge(node, args) if not refs else node.module.forward_named(args, refs))
         if kind == "loop":
-            return run_loop(node, self, args[0], refs)
+            return lambda node, args, refs, env: run_loop(node, self, args[0], refs)
         if kind == "gate":
-            return run_gate(node, args[0], refs)
+            return lambda node, args, refs, env: run_gate(node, args[0], refs)
         if kind == "switch":
-            return run_switch(node, args[0], refs)
+            return lambda node, args, refs, env: run_switch(node, args[0], refs)
         if kind == "map":
-            return run_map(node, args[0], refs, args[-1])
+            return lambda node, args, refs, env: run_map(node, args[0], refs, args[-1])
         raise GraphError(f"unknown node kind {kind}")
 
     def _refs(self, node, env, args):
@@ -195,6 +198,41 @@ class Graph(GraphTreeMixin, Module):
     def traces(self, name: str) -> list:
         """Per-iteration traces a loop body published in the last forward."""
         return list(self._traces.get(name, []))
+
+    # --------------------------------------------------- profiling and pictures
+    def enable_profiling(self, recursive: bool = True) -> None:
+        """Time every node in the following forwards (nested graphs too)."""
+        from .profile import enable_profiling
+        enable_profiling(self, recursive)
+
+    def disable_profiling(self, recursive: bool = True) -> None:
+        from .profile import disable_profiling
+        disable_profiling(self, recursive)
+
+    def profile(self):
+        """Per-node and per-level timings of the last profiled forward."""
+        from .profile import profile
+        return profile(self)
+
+    def timing(self, tag: str) -> float:
+        """Seconds the tagged node took in the last profiled forward."""
+        from .profile import timing
+        return timing(self, tag)
+
+    def dot(self) -> str:
+        """The graph in Graphviz DOT."""
+        from .dot import dot
+        return dot(self)
+
+    def svg(self, path=None) -> str:
+        """Render through Graphviz's ``dot`` program; also written to ``path`` if given."""
+        from .dot import svg
+        return svg(self, path)
+
+    def svg_with_profile(self, path=None) -> str:
+        """Like ``svg``, nodes coloured green to red by their measured time."""
+        from .dot import svg_with_profile
+        return svg_with_profile(self, path)
 
     # ----------------------------------------------------------------- hash
     def structural_hash(self) -> str:
