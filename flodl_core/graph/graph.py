@@ -16,6 +16,7 @@ from ..creation import zeros
 from ..errors import FlodlError, GraphError
 from ..nn.module import Module
 from .nodes import call, run_gate, run_loop, run_map, run_merge, run_switch
+from .observe import Observer, Reduce
 from .tree import GraphTreeMixin
 
 
@@ -37,6 +38,7 @@ class Graph(GraphTreeMixin, Module):
         object.__setattr__(g, "_traces", {})
         object.__setattr__(g, "_profiling", False)
         object.__setattr__(g, "_timings", {})
+        object.__setattr__(g, "_observer", Observer(tag_groups=dict(fb._tag_groups)))
         # Forward-ref tags: written at the end of every forward.
         state_tags = []
         for node in g._nodes:
@@ -91,7 +93,8 @@ class Graph(GraphTreeMixin, Module):
             except FlodlError as e:
                 raise self._node_error(node, args, e) from e
             if profiling:
-                self._timings[node.id] = time.perf_counter() - start
+                seconds = self._timings[node.id] = time.perf_counter() - start
+                self._observer.record_timing(node.name, seconds)
             env[node.id] = y
             if node.tag is not None:
                 outputs[node.tag] = y
@@ -198,6 +201,77 @@ class Graph(GraphTreeMixin, Module):
     def traces(self, name: str) -> list:
         """Per-iteration traces a loop body published in the last forward."""
         return list(self._traces.get(name, []))
+
+    # ------------------------------------------------------------ observation
+    def collect(self, tags) -> None:
+        """Add the mean of each tagged output of the last forward to its batch buffer."""
+        self.collect_with(tags, Reduce.MEAN)
+
+    def collect_with(self, tags, reduce=Reduce.MEAN) -> None:
+        """Like ``collect`` with another reduction (``Reduce.SUM|MAX|MIN|NORM``)."""
+        for tag in ([tags] if isinstance(tags, str) else tags):
+            for t in self._tag_groups.get(tag, [tag]):
+                value = self.tagged(t)
+                if value is None:
+                    raise GraphError(f"{self._where()}: collect('{t}'): nothing computed "
+                                     f"yet; run forward first")
+                self._observer.collect_value(t, value, reduce)
+
+    def record(self, tag: str, values) -> None:
+        """Add external values (a list of numbers) to ``tag``'s batch buffer."""
+        self._observer.record(tag, values)
+
+    def record_scalar(self, tag: str, value) -> None:
+        self._observer.record_scalar(tag, value)
+
+    def flush(self, tags=None) -> None:
+        """Batch buffers -> one epoch value each (their mean); labelled child graphs too."""
+        self._observer.flush(tags)
+        for child in self.child_graphs().values():
+            child.flush(tags if tags is None else [t for t in
+                                                   ([tags] if isinstance(tags, str) else tags)
+                                                   if t in child._observer.tags()])
+
+    def latest_metrics(self) -> dict:
+        """{tag: latest epoch value} (what a Monitor logs)."""
+        return self._observer.latest_metrics()
+
+    def trend(self, tag: str):
+        """The epoch history of ``tag`` as a Trend (slope, stalled, improving, ...)."""
+        return self._observer.trend(tag)
+
+    def trends(self, tags=None):
+        return self._observer.trends(tags)
+
+    def timing_trend(self, tag: str):
+        """Epoch means of a node's profiled time (flushed by ``end_epoch``)."""
+        return self._observer.timing_trend(tag)
+
+    def end_step(self) -> None:
+        """Per-step housekeeping: count the step, detach carried state (truncated BPTT)."""
+        self._observer.end_step()
+        self.detach_state()
+
+    def end_epoch(self) -> None:
+        """Flush every buffer (metrics and timings) into the epoch history."""
+        self._observer.end_epoch()
+        for child in self.child_graphs().values():
+            child._observer.end_epoch()
+
+    @property
+    def observer(self) -> Observer:
+        return self._observer
+
+    def plot_html(self, path, tags=None) -> None:
+        """Self-contained HTML page with the epoch curves of ``tags``."""
+        self._observer.plot_html(path, tags, title=self.label or "Training Curves")
+
+    def export_trends(self, path, tags=None) -> None:
+        """Epoch histories as CSV."""
+        self._observer.export_trends(path, tags)
+
+    def write_log(self, path, total_epochs: int = 0, tags=None) -> None:
+        self._observer.write_log(path, total_epochs, tags)
 
     # --------------------------------------------------- profiling and pictures
     def enable_profiling(self, recursive: bool = True) -> None:
