@@ -83,3 +83,15 @@ def test_end_step_detaches_forward_ref_state():
     g(fl.randn(1, 2))
     g.end_step()
     assert g._state["memory"].creator is None
+
+
+def test_the_guide_example_builds_and_runs():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "graph.md").read_text()
+    scope = {}
+    exec(re.findall(r"```python\n(.*?)```", text, re.S)[0], scope)
+    model = scope["model"]
+    assert model(fl.randn(5, 32)).shape == (5, 2)
+    assert model(fl.randn(5, 32)).shape == (5, 2)      # the forward ref now holds state
+    assert "encoder" in model.tree_summary()
