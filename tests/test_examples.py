@@ -54,3 +54,22 @@ def test_example_classifier_learns_the_spiral():
     spec.loader.exec_module(mod)
     loss, accuracy = mod.main(epochs=40, verbose=False)
     assert accuracy > 0.95, (loss, accuracy)
+
+
+def test_showcase_uses_every_builder_method_trains_and_draws(tmp_path):
+    spec = importlib.util.spec_from_file_location("showcase", ROOT / "examples" / "showcase.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    source = (ROOT / "examples" / "showcase.py").read_text()
+    for method in ("through", "fork", "also", "also_with", "split", "merge", "tag",
+                   "tag_group", "internal", "using", "input", "label", "loop_body",
+                   "for_n", "while_cond", "until_cond", "gate", "switch", "map", "each",
+                   "over", "slices", "batched", "build"):
+        assert f".{method}(" in source, method
+    losses = mod.main(steps=20, out_dir=str(tmp_path), verbose=False)
+    assert losses[-1] < losses[0]
+    assert (tmp_path / "showcase.dot").read_text().startswith("digraph")
+    assert "loss" in (tmp_path / "showcase_training.html").read_text()
+    import shutil
+    if shutil.which("dot"):
+        assert "<svg" in (tmp_path / "showcase.svg").read_text()
