@@ -29,7 +29,28 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool,
     With ``inputs`` None, gradients accumulate into the ``.grad`` of leaves.
     Otherwise the gradients of ``inputs`` are returned (leaves untouched), the
     ``fl.grad`` behaviour.
+
+    Backward never runs under autocast, even when called inside an autocast
+    region: the formulas use the dtypes the forward chose (as in PyTorch). It
+    also empties autocast's cache of Parameter casts: the optimizer step that
+    usually follows updates the Parameters in place, which would make the
+    cached casts stale for the region's next forward.
     """
+    st = state
+    if st.autocast_cache:
+        st.autocast_cache.clear()
+    if not st.autocast:
+        return _run_backward(roots, root_grads, retain_graph, create_graph, inputs,
+                             allow_unused)
+    st.autocast = False
+    try:
+        return _run_backward(roots, root_grads, retain_graph, create_graph, inputs,
+                             allow_unused)
+    finally:
+        st.autocast = True
+
+
+def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_unused):
     pending = {}          # node -> [grad per output]
     heap = []
     tie = itertools.count()

@@ -29,13 +29,19 @@ outputs except weak references. Memory is released by reference counting.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import linecache
 import os
 import sys
+import textwrap
+import threading
 import weakref
 
 import numpy as np
 
 from ..backend.array_module import device_of
+from ..backend.dtype import BFLOAT16_NUMPY
 from ..errors import DeviceError, FlodlError, ShapeError
 from ..tensor import Tensor, TensorLike
 from .grad_mode import state
@@ -64,6 +70,9 @@ class Function:
     #: Whether backward is itself differentiable (double backward). The registry
     #: entry of an op that sets this False must say why.
     supports_double_backward = True
+    #: What ``autocast`` does to the inputs: None (nothing), ``"lower_precision"``,
+    #: ``"float32"`` or ``"promote"`` (see :func:`autocast_inputs`).
+    autocast_policy = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -99,6 +108,9 @@ class Function:
     # ----------------------------------------------------------- the choke point
     def __call__(self, *inputs):
         # This is the hot path of every op: keep it flat and allocation-light.
+        # Autocast costs one global read while no autocast region is open anywhere.
+        if _autocast_active and self.autocast_policy is not None and state.autocast:
+            inputs = autocast_inputs(self.autocast_policy, inputs)
         is_variable = False
         requires_grad = False
         for x in inputs:
@@ -214,6 +226,194 @@ def op_method(fn=None, *, name: str | None = None, differentiable: bool = True):
             DIFFERENTIABLE_METHODS[method_name] = f
         return f
     return install(fn) if fn is not None else install
+
+
+# ----------------------------------------------------------------- autocast
+# The policies of PyTorch's autocast op lists. A Function opts in with its
+# ``autocast_policy`` class attribute; a public op composed of several ops (or
+# one that validates dtypes before reaching its Function) with ``@autocast_op``.
+# The switch, the dtype and the cast cache live in ``grad_mode.state``, a count
+# of open regions (all threads) in ``_autocast_active``; the context manager is
+# ``flodl_core.optim.autocast``; ``engine.run_backward`` turns autocast off.
+
+AUTOCAST_LOWER = "lower_precision"
+AUTOCAST_FP32 = "float32"
+AUTOCAST_PROMOTE = "promote"
+AUTOCAST_POLICIES = (AUTOCAST_LOWER, AUTOCAST_FP32, AUTOCAST_PROMOTE)
+
+_F32 = np.dtype(np.float32)
+# Only these are cast: float64 never is (PyTorch's rule), integers and bools neither.
+_AUTOCAST_ELIGIBLE = frozenset({np.dtype(np.float16), BFLOAT16_NUMPY, _F32})
+_casts = []   # [ToDType, _AutocastCast], imported on first use (ops import this module)
+
+
+def autocast_inputs(policy, inputs):
+    """Apply autocast ``policy`` to ``inputs`` (a sequence of Tensors/Variables or
+    other values, which pass through): returns a tuple with floating inputs cast.
+
+    * ``"lower_precision"``: float16/bfloat16/float32 inputs to the autocast dtype;
+    * ``"float32"``: float16/bfloat16 inputs to float32;
+    * ``"promote"``: all of them to the widest of their dtypes.
+
+    Float64, integer and bool inputs are never cast. The casts are differentiable
+    (ToDType): gradients come back in each input's own dtype. Under
+    ``"lower_precision"``, the cast of a float32 leaf that requires grad (a
+    Parameter) is cached for the rest of the outermost autocast region, so a
+    weight used many times is cast once.
+    """
+    st = state
+    if policy == AUTOCAST_LOWER:
+        target = st.autocast_dtype
+    elif policy == AUTOCAST_FP32:
+        target = _F32
+    elif policy == AUTOCAST_PROMOTE:
+        target = None
+        for x in inputs:
+            if isinstance(x, TensorLike):
+                d = x._data.dtype
+                if d in _AUTOCAST_ELIGIBLE and d != target:
+                    target = d if target is None else _F32   # two of them: float32
+        if target is None:
+            return tuple(inputs)
+    else:
+        raise ValueError(f"autocast: unknown policy {policy!r}; expected one of "
+                         f"{AUTOCAST_POLICIES}")
+    out = []
+    for x in inputs:
+        if isinstance(x, TensorLike):
+            d = x._data.dtype
+            if d != target and d in _AUTOCAST_ELIGIBLE:
+                x = _autocast_cast(x, target, st)
+        out.append(x)
+    return tuple(out)
+
+
+def _autocast_cast(x, target, st):
+    if not _casts:
+        from .ops.conversion import ToDType, _AutocastCast
+        _casts[:] = [ToDType, _AutocastCast]
+    # Cache only graph-recording casts of float32 Parameters to the low dtype: a cast
+    # made under no_grad has no graph and must not be reused once grad is back on.
+    if (x._is_variable and x._creator is None and x._requires_grad and st.enabled
+            and st.autocast_cache_enabled and target == st.autocast_dtype
+            and x._data.dtype == _F32 and st.autocast_cache is not None):
+        cache = st.autocast_cache
+        key = (id(x), target)
+        hit = cache.get(key)
+        # The entry holds x itself (so the id cannot be reused by another object)
+        # and x's array (a Parameter whose storage was swapped is cast again).
+        if hit is not None and hit[0] is x and hit[1] is x._data:
+            return hit[2]
+        cast = _casts[1](target)(x)
+        cache[key] = (x, x._data, cast)
+        return cast
+    return _casts[0](target)(x)
+
+
+def autocast_op(policy, skip=()):
+    """Decorator for a public op's entry point: under autocast, cast its tensor
+    arguments by ``policy`` (see :func:`autocast_inputs`; tensors inside a tuple or
+    list argument too), then run the op with autocast off, so the ops it is built
+    from keep the dtypes the policy chose (as PyTorch runs an autocast op's kernel).
+
+    ``skip``: names of arguments never cast (say, statistics updated in place).
+
+    The wrapper is generated with the op's own signature (defaults shared with the
+    op), so with autocast off it costs one plain call and one global read: no
+    ``*args``/``**kwargs`` packing on the hot path.
+    """
+    if policy not in AUTOCAST_POLICIES:
+        raise ValueError(f"autocast_op: unknown policy {policy!r}; expected one of "
+                         f"{AUTOCAST_POLICIES}")
+
+    def decorate(fn):
+        sig = inspect.signature(fn)
+        params, call, cast = [], [], []
+        for p in sig.parameters.values():
+            if p.kind is p.POSITIONAL_OR_KEYWORD:
+                call.append(p.name)
+            elif p.kind is p.KEYWORD_ONLY:
+                if "*" not in params:
+                    params.append("*")
+                call.append(f"{p.name}={p.name}")
+            else:
+                raise TypeError(f"autocast_op: {fn.__name__} has a {p.kind.description} "
+                                f"parameter '{p.name}'; only plain parameters are supported")
+            params.append(p.name if p.default is p.empty else f"{p.name}=None")
+            if p.name not in skip:
+                cast.append(p.name)
+        unknown = set(skip) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"autocast_op: {fn.__name__} has no parameter(s) {sorted(unknown)}")
+        clash = _GENERATED_NAMES & set(sig.parameters)
+        if clash:
+            raise TypeError(f"autocast_op: {fn.__name__} has parameter(s) {sorted(clash)}, "
+                            "names the generated wrapper uses")
+        targets = "".join(f"{n}, " for n in cast)
+        src = (f"def _wrapper({', '.join(params)}):\n"
+               f"    if _autocast_active and state.autocast:\n"
+               + (f"        ({targets}) = _autocast_values(_policy, ({targets}))\n"
+                  if cast else "")
+               + f"        state.autocast = False\n"
+               f"        try:\n"
+               f"            return _fn({', '.join(call)})\n"
+               f"        finally:\n"
+               f"            state.autocast = True\n"
+               f"    return _fn({', '.join(call)})\n")
+        factory = f"def _factory(_fn, _policy):\n{textwrap.indent(src, '    ')}" \
+                  f"    return _wrapper\n"
+        # A file name inside the package (anomaly mode's "op created at" skips package
+        # frames), with the source registered so tracebacks can show it.
+        filename = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                f"<autocast_op {fn.__module__}.{fn.__qualname__}>")
+        linecache.cache[filename] = (len(factory), None, factory.splitlines(True), filename)
+        scope = {}
+        exec(compile(factory, filename, "exec"), globals(), scope)
+        wrapper = functools.wraps(fn)(scope["_factory"](fn, policy))
+        wrapper.__defaults__ = fn.__defaults__
+        wrapper.__kwdefaults__ = fn.__kwdefaults__
+        wrapper.autocast_policy = policy
+        return wrapper
+    return decorate
+
+
+_GENERATED_NAMES = frozenset({"_wrapper", "_factory", "_fn", "_policy", "state",
+                              "_autocast_active", "_autocast_values"})
+
+
+def _autocast_values(policy, values):
+    """Cast the tensors among ``values`` (and inside tuple/list values) together, so
+    ``promote`` sees all of them; other values pass through."""
+    flat = []
+    for v in values:
+        if isinstance(v, TensorLike):
+            flat.append(v)
+        elif type(v) in (tuple, list):
+            flat.extend(b for b in v if isinstance(b, TensorLike))
+    if not flat:
+        return values
+    cast = iter(autocast_inputs(policy, flat))
+    out = []
+    for v in values:
+        if isinstance(v, TensorLike):
+            v = next(cast)
+        elif type(v) in (tuple, list):
+            v = type(v)(next(cast) if isinstance(b, TensorLike) else b for b in v)
+        out.append(v)
+    return tuple(out)
+
+
+# Open autocast regions in all threads: while it is 0 no op reads the per-thread
+# autocast state (a module global read is cheaper than a threading.local one).
+_autocast_active = 0
+_autocast_lock = threading.Lock()
+
+
+def autocast_region(delta: int) -> None:
+    """Count autocast regions opened (+1) and closed (-1), in any thread."""
+    global _autocast_active
+    with _autocast_lock:
+        _autocast_active += delta
 
 
 # ------------------------------------------------------------------ helpers

@@ -1,4 +1,5 @@
-"""Grad mode (is the graph being recorded?) and anomaly mode, per thread.
+"""Grad mode (is the graph being recorded?), anomaly mode and the autocast state,
+per thread.
 
 >>> import flodl_core as fl
 >>> with fl.no_grad():
@@ -10,11 +11,21 @@ from __future__ import annotations
 import functools
 import threading
 
+import numpy as np
+
 
 class _ThreadState(threading.local):
     # Class attributes are the defaults every new thread starts from.
     enabled = True
     anomaly = False
+    # Autocast (driven by flodl_core.optim.autocast; read by Function.__call__ and
+    # the ops' entry points): on/off, the low-precision NumPy dtype, whether Parameter
+    # casts are cached, how many autocast regions are open, and the cast cache.
+    autocast = False
+    autocast_dtype = np.dtype(np.float16)
+    autocast_cache_enabled = True
+    autocast_nesting = 0
+    autocast_cache = None
 
 
 state = _ThreadState()

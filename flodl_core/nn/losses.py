@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import AUTOCAST_FP32, Function, autocast_op
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.ops._util import is_float, xp
 from ..autograd.ops.elementwise import where
@@ -39,6 +39,8 @@ _INF = float("inf")
 
 
 def _register(fn):
+    # Under autocast every loss runs in float32 (as PyTorch's autocast lists have it).
+    fn = autocast_op(AUTOCAST_FP32)(fn)
     LOSSES[fn.__name__] = fn
     __all__.append(fn.__name__)
     return fn

@@ -13,11 +13,13 @@ from .nadam import NAdam
 from .clip import clip_grad_norm, clip_grad_value
 from .grad_scaler import GradScaler
 from .precision import cast_parameters
+from .autocast import autocast, get_autocast_dtype, is_autocast_enabled
 from .schedulers import *  # noqa: F401,F403
 from .schedulers import __all__ as _schedulers_all
 
 __all__ = ["Optimizer", "GroupBuilder", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
            "RAdam", "NAdam", "clip_grad_norm", "clip_grad_value", "GradScaler",
-           "cast_parameters"] + list(_schedulers_all)
+           "cast_parameters", "autocast", "is_autocast_enabled", "get_autocast_dtype"]
+__all__ += list(_schedulers_all)
 
 OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, RAdam, NAdam)}

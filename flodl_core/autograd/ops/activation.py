@@ -29,7 +29,7 @@ import numpy as np
 from ...backend.dtype import BFLOAT16_NUMPY, HALF_NUMPY, dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import TensorLike
-from ..function import Function, op_function, op_method
+from ..function import AUTOCAST_FP32, AUTOCAST_LOWER, Function, op_function, op_method
 from ._util import FLOAT32, require_float, xp
 from .elementwise import _as_tensor, _const, _number, _sigmoid, where
 from ..grad_mode import state as grad_state
@@ -299,6 +299,8 @@ def _linear_region(v, beta, threshold):
 class Softplus(Function):
     """``log1p(exp(beta x)) / beta``, or ``x`` where ``beta * x > threshold``."""
 
+    autocast_policy = AUTOCAST_FP32
+
     __slots__ = ("beta", "threshold")
 
     def __init__(self, beta, threshold):
@@ -430,6 +432,8 @@ def hardsigmoid(input, inplace=False):
 
 class Prelu(Function):
     """``x`` where ``x > 0``, else ``weight * x`` (weight already broadcastable)."""
+
+    autocast_policy = AUTOCAST_LOWER
 
     def forward(self, x, w):
         require_float("prelu", x)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import operator
 
 from ...errors import ShapeError
-from ..function import Function, op_method
+from ..function import AUTOCAST_LOWER, Function, op_method
 from ._util import FLOAT32, apply_scalar, compute_dtype, promote_pair, promote_types, xp
 
 _add, _mul, _div = operator.add, operator.mul, operator.truediv
@@ -177,6 +177,8 @@ class Matmul(Function):
 
     Leading (batch) dims broadcast. Half types multiply in float32.
     """
+
+    autocast_policy = AUTOCAST_LOWER
 
     def forward(self, a, b):
         if a.shape[-1] != b.shape[-2]:

@@ -27,7 +27,7 @@ import numpy as np
 from ...backend.dtype import dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import Tensor, TensorLike
-from ..function import Function, op_function
+from ..function import AUTOCAST_LOWER, Function, autocast_op, op_function
 from ..grad_mode import state
 from ..variable import Variable
 from ._util import compute_dtype, is_float, xp
@@ -60,6 +60,7 @@ def _repeat_heads(op, t, name, hq):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     """``softmax(query @ key^T * scale + mask) @ value`` over (..., L, E) queries,
@@ -143,6 +144,8 @@ class Attention(Function):
     weights; a plain backward works on them in place, under ``create_graph`` the
     same formulas are rebuilt from framework ops (double backward).
     """
+
+    autocast_policy = AUTOCAST_LOWER
 
     __slots__ = ("scale", "drop", "dropscale", "p", "dead")
 

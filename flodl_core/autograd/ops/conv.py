@@ -62,7 +62,7 @@ import numbers
 
 from ...errors import DTypeError, ShapeError
 from ...tensor import TensorLike
-from ..function import Function, op_function
+from ..function import AUTOCAST_LOWER, Function, autocast_op, op_function
 from ..grad_mode import state as grad_state
 from ._util import compute_dtype, is_float, xp
 
@@ -429,6 +429,8 @@ class Convolution(_ConvBase):
     weight gradient skips recomputing it.
     """
 
+    autocast_policy = AUTOCAST_LOWER
+
     __slots__ = ("keep_columns", "columns")
     op_name = "convolution"
 
@@ -461,6 +463,8 @@ class Convolution(_ConvBase):
 class ConvTranspose(_ConvBase):
     """Adjoint of :class:`Convolution` in its input, ``(+ bias)``: ``size`` is the
     output's spatial size (the convolution's input side)."""
+
+    autocast_policy = AUTOCAST_LOWER
 
     op_name = "conv_transpose"
 
@@ -712,6 +716,7 @@ def _conv_transpose_nd(op, nd, input, weight, bias, stride, padding, output_padd
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (cross-correlation) of ``(N, C, L)`` (or unbatched ``(C, L)``)
     with ``weight (out, C/groups, kL)``; ``padding`` an int, a tuple, ``"valid"``
@@ -720,6 +725,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) with
     ``weight (out, C/groups, kH, kW)``. As ``torch.nn.functional.conv2d``.
@@ -733,6 +739,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-D convolution of ``(N, C, D, H, W)`` (or unbatched) with ``weight (out,
     C/groups, kD, kH, kW)``. As ``torch.nn.functional.conv3d``."""
@@ -740,6 +747,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1):
     """Transposed 1-D convolution (the gradient of conv1d in its input) with
@@ -749,6 +757,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1):
     """Transposed 2-D convolution with ``weight (in, out/groups, kH, kW)``; output size
@@ -759,6 +768,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1):
     """Transposed 3-D convolution with ``weight (in, out/groups, kD, kH, kW)``.

@@ -25,6 +25,23 @@ class ToDType(Function):
         return ToDType(self.inputs[0]._data.dtype)(gy)
 
 
+class _AutocastCast(ToDType):
+    """The cast autocast caches for a Parameter: a ToDType whose node survives backward.
+
+    One cached cast can feed several graphs of an autocast region (two losses, or
+    gradient accumulation over micro-batches): freeing it after the first backward
+    would break the next. It saves no arrays and holds only the Parameter, which the
+    cache holds anyway, so keeping it costs no memory; it goes when the cache is
+    cleared and the last graph using it is dropped.
+    """
+
+    __slots__ = ()
+    op_name = "to_dtype"
+
+    def release(self):
+        pass
+
+
 class ToDevice(Function):
     __slots__ = ("device",)
 

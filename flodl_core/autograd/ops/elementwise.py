@@ -25,7 +25,7 @@ import numpy as np
 from ...backend.dtype import BFLOAT16_NUMPY, HALF_NUMPY, dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import Tensor, TensorLike, _is_array
-from ..function import Function, op_method
+from ..function import AUTOCAST_FP32, Function, op_method
 from ._util import FLOAT32, apply_scalar, float_input, is_float, promote_types, xp
 
 Number = numbers.Number
@@ -110,6 +110,8 @@ def _bool_mask(op, name, mask):
 class Pow(Function):
     """``a ** b`` for two tensors (broadcasting)."""
 
+    autocast_policy = AUTOCAST_FP32
+
     retain_outputs = (0,)
 
     def forward(self, a, b):
@@ -141,6 +143,8 @@ class Pow(Function):
 
 class PowScalar(Function):
     """``x ** p`` for a Python number ``p``."""
+
+    autocast_policy = AUTOCAST_FP32
 
     __slots__ = ("p",)
 
@@ -185,6 +189,7 @@ def pow_scalar(self, p):
 
 
 class Exp(Function):
+    autocast_policy = AUTOCAST_FP32
     retain_outputs = (0,)
 
     def forward(self, x):
@@ -195,6 +200,7 @@ class Exp(Function):
 
 
 class Expm1(Function):
+    autocast_policy = AUTOCAST_FP32
     retain_outputs = (0,)
 
     def forward(self, x):
@@ -205,6 +211,7 @@ class Expm1(Function):
 
 
 class Log(Function):
+    autocast_policy = AUTOCAST_FP32
     def forward(self, x):
         return _float_math(x, xp(x).log)
 
@@ -213,6 +220,7 @@ class Log(Function):
 
 
 class Log1p(Function):
+    autocast_policy = AUTOCAST_FP32
     def forward(self, x):
         return _float_math(x, xp(x).log1p)
 
@@ -221,6 +229,7 @@ class Log1p(Function):
 
 
 class Log2(Function):
+    autocast_policy = AUTOCAST_FP32
     def forward(self, x):
         return _float_math(x, xp(x).log2)
 
@@ -229,6 +238,7 @@ class Log2(Function):
 
 
 class Log10(Function):
+    autocast_policy = AUTOCAST_FP32
     def forward(self, x):
         return _float_math(x, xp(x).log10)
 
@@ -247,6 +257,7 @@ class Sqrt(Function):
 
 
 class Rsqrt(Function):
+    autocast_policy = AUTOCAST_FP32
     retain_outputs = (0,)
 
     def forward(self, x):
@@ -258,6 +269,7 @@ class Rsqrt(Function):
 
 
 class Reciprocal(Function):
+    autocast_policy = AUTOCAST_FP32
     retain_outputs = (0,)
 
     def forward(self, x):

@@ -14,7 +14,7 @@ import numbers
 from ...backend.dtype import dtype_of
 from ...errors import DeviceError, DTypeError, FlodlIndexError, ShapeError
 from ...tensor import TensorLike
-from ..function import DIFFERENTIABLE_METHODS, Function, op_method
+from ..function import AUTOCAST_PROMOTE, DIFFERENTIABLE_METHODS, Function, op_method
 from ._util import norm_dim, xp
 
 
@@ -384,6 +384,7 @@ def gather(self, dim, index):
 
 
 class Cat(Function):
+    autocast_policy = AUTOCAST_PROMOTE
     __slots__ = ("dim",)
 
     def __init__(self, dim):

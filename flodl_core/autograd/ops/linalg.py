@@ -15,7 +15,8 @@ import numbers
 from ...backend.dtype import DType, dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import Tensor
-from ..function import Function, op_function, op_method
+from ..function import (AUTOCAST_FP32, AUTOCAST_LOWER, Function, autocast_op, op_function,
+                       op_method)
 from ._util import compute_dtype, is_float, norm_dim, require_float, upcast, xp
 from .reduction import SignedPow
 
@@ -35,6 +36,8 @@ def _number(op, name, v):
 
 class Addmm(Function):
     """``beta * bias + alpha * (mat1 @ mat2)`` (inputs: bias, mat1, mat2)."""
+
+    autocast_policy = AUTOCAST_LOWER
 
     __slots__ = ("beta", "alpha")
 
@@ -68,6 +71,7 @@ class Addmm(Function):
 
 
 @op_method
+@autocast_op(AUTOCAST_LOWER)
 def addmm(self, mat1, mat2, beta=1, alpha=1):
     """``beta * self + alpha * (mat1 @ mat2)`` for 2-D ``mat1`` (n, m) and ``mat2``
     (m, p); ``self`` broadcasts to (n, p) (torch.addmm). With ``beta=0`` self is
@@ -100,6 +104,7 @@ def addmm(self, mat1, mat2, beta=1, alpha=1):
 
 @op_function
 @op_method
+@autocast_op(AUTOCAST_FP32)
 def normalize(self, p=2.0, dim=1, eps=1e-12):
     """``self / max(||self||_p, eps)`` along ``dim`` (torch.nn.functional.normalize)."""
     require_float("normalize", self._data)
@@ -124,6 +129,7 @@ def _broadcast_shape(op, a, b):
 
 @op_function
 @op_method
+@autocast_op(AUTOCAST_FP32)
 def cosine_similarity(self, other, dim=1, eps=1e-8):
     """Cosine similarity of ``self`` and ``other`` along ``dim`` of their broadcast
     shape, as PyTorch 2 computes it: ``sum(x / max(||x||, eps) * y / max(||y||, eps))``
@@ -152,6 +158,8 @@ def _pairwise_diff(a, b):
 
 class Cdist(Function):
     """Batched p-norm distances between the rows of x1 (.., P, M) and x2 (.., R, M)."""
+
+    autocast_policy = AUTOCAST_FP32
 
     __slots__ = ("p",)
     retain_outputs = (0,)
@@ -215,6 +223,7 @@ class Cdist(Function):
 
 
 @op_method
+@autocast_op(AUTOCAST_FP32)
 def cdist(self, other, p=2.0):
     """p-norm distances between each row of ``self`` (.., P, M) and each row of
     ``other`` (.., R, M), shape (.., P, R); batch dims broadcast (torch.cdist).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ...backend.dtype import dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import TensorLike
-from ..function import Function, op_function
+from ..function import AUTOCAST_LOWER, AUTOCAST_PROMOTE, Function, autocast_op, op_function
 from ._util import compute_dtype, is_float, xp
 
 
@@ -37,6 +37,8 @@ def _same_dtype(op, named):
 
 class Linear(Function):
     """``input @ weight.T (+ bias)`` over the last dim; inputs (x, w[, b])."""
+
+    autocast_policy = AUTOCAST_LOWER
 
     def forward(self, x, w, b=None):
         out_f, in_f = w.shape
@@ -66,6 +68,7 @@ class Linear(Function):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` (torch.nn.functional.linear).
 
@@ -100,6 +103,7 @@ def linear(input, weight, bias=None):
 
 
 @op_function
+@autocast_op(AUTOCAST_PROMOTE)
 def bilinear(input1, input2, weight, bias=None):
     """``y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]``
     (torch.nn.functional.bilinear); the leading dims of both inputs must match."""

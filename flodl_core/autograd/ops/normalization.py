@@ -46,7 +46,7 @@ import numpy as np
 from ...backend.dtype import dtype_of
 from ...errors import DeviceError, DTypeError, ShapeError
 from ...tensor import Tensor, TensorLike
-from ..function import Function, op_function
+from ..function import AUTOCAST_FP32, Function, op_function
 from ..grad_mode import state
 from ..variable import Variable
 from ._util import compute_dtype, is_float, xp
@@ -97,6 +97,8 @@ class Normalize(Function):
         fixed: (mean, rstd) arrays broadcastable in ``view``: use them instead
             of the input's statistics (eval-mode batch norm).
     """
+
+    autocast_policy = AUTOCAST_FP32
 
     __slots__ = ("name", "view", "axes", "eps", "wshape", "has_w", "has_b", "rms", "fixed",
                  "xhat", "rstd", "mean", "var", "centered")   # centered: None, "d" or "x"

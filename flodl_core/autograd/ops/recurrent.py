@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ...errors import ShapeError
 from ...tensor import Tensor, TensorLike
-from ..function import Function, op_function
+from ..function import AUTOCAST_LOWER, Function, autocast_op, op_function
 from ..grad_mode import state
 from ..variable import Variable
 from ._util import compute_dtype, xp
@@ -75,6 +75,8 @@ class GRUCellFused(Function):
     gradient on arrays; under ``create_graph=True`` the step is rebuilt from framework
     ops (``_gru_cell_ops``) and differentiated, so double backward works.
     """
+
+    autocast_policy = AUTOCAST_LOWER
 
     __slots__ = ("has_b_ih", "has_b_hh", "acts", "hn")
 
@@ -214,6 +216,7 @@ def _gru_cell_ops(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step: the new hidden state (hx=None means zeros)."""
     op = "gru_cell"
@@ -233,6 +236,7 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step: ``hx = (h, c)`` (None means zeros) -> ``(h', c')``."""
     op = "lstm_cell"
@@ -270,6 +274,8 @@ class LSTMSequence(Function):
     GEMM for ``dW_hh`` over all steps); under ``create_graph=True`` the forward is
     rebuilt from the framework's own ops and differentiated, so double backward works.
     """
+
+    autocast_policy = AUTOCAST_LOWER
 
     __slots__ = ("reverse", "acts", "cs", "hs_prev", "tcs")
 
@@ -419,6 +425,7 @@ def _lstm_sequence_ops(proj, w_hh, h, c, reverse=False):
 
 
 @op_function
+@autocast_op(AUTOCAST_LOWER)
 def lstm_sequence(proj, w_hh, h0, c0, reverse=False):
     """One LSTM direction over a whole sequence, from the precomputed input projection.
 

@@ -15,7 +15,7 @@ import numbers
 
 from ...errors import AutogradError, ShapeError
 from ...tensor import Tensor
-from ..function import Function, op_method
+from ..function import AUTOCAST_FP32, Function, op_method
 from ..grad_mode import state
 from ._util import float_input, norm_dim, norm_dims, require_float, upcast, xp
 
@@ -92,6 +92,7 @@ def _nonempty(op, x, axes):
 
 
 class Sum(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes", "keepdim")
 
     def __init__(self, axes, keepdim):
@@ -122,6 +123,7 @@ def sum_dim(self, dim, keepdim=False):
 
 
 class Mean(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes", "keepdim")
 
     def __init__(self, axes, keepdim):
@@ -174,6 +176,7 @@ def _var_backward(g, x, axes, keepdim, correction):
 
 
 class Var(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes", "keepdim", "correction")
 
     def __init__(self, axes, keepdim, correction):
@@ -187,6 +190,7 @@ class Var(Function):
 
 
 class Std(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes", "keepdim", "correction")
     retain_outputs = (0,)
 
@@ -348,6 +352,7 @@ def _exclusive_prod(a, axis):
 
 
 class Prod(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes", "keepdim")
     retain_outputs = (0,)
 
@@ -394,6 +399,7 @@ def prod_dim(self, dim, keepdim=False):
 
 
 class Cumsum(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("dim",)
 
     def __init__(self, dim):
@@ -435,6 +441,8 @@ def _shifted(a, axes):
 class Softmax(Function):
     """Softmax over ``axes`` (one dim for the public op; logsumexp uses several)."""
 
+    autocast_policy = AUTOCAST_FP32
+
     __slots__ = ("axes",)
     retain_outputs = (0,)
 
@@ -452,6 +460,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes",)
 
     def __init__(self, axes):
@@ -469,6 +478,7 @@ class LogSoftmax(Function):
 
 
 class Logsumexp(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes", "keepdim")
 
     def __init__(self, axes, keepdim):
@@ -542,6 +552,7 @@ class SignedPow(Function):
 
 
 class Norm(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("p", "axes", "keepdim")
     retain_outputs = (0,)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from ...errors import DTypeError, ShapeError
 from ...tensor import Tensor, TensorLike
-from ..function import Function, op_function, op_method
+from ..function import AUTOCAST_PROMOTE, Function, autocast_op, op_function, op_method
 from ..grad_mode import state
 from ..variable import Variable
 from ._util import require_float, upcast, xp
@@ -595,6 +595,7 @@ def _unnormalize_array(coord, size, align_corners):
 
 
 @op_function
+@autocast_op(AUTOCAST_PROMOTE)
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample ``input`` (N, C, H, W) at the normalised locations ``grid`` (N, Ho, Wo, 2)
     (x then y, in [-1, 1]) as torch.nn.functional.grid_sample.

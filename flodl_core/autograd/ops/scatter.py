@@ -21,7 +21,7 @@ import numpy as np
 from ...backend.dtype import dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import Tensor, TensorLike
-from ..function import Function, op_function, op_method
+from ..function import AUTOCAST_PROMOTE, Function, autocast_op, op_function, op_method
 from ._util import norm_dim, xp
 from .indexing import (Gather, IndexSelect, Pad, _add_at, _check_range, _dtype_name,
                        _gather_grid, _index_array)
@@ -164,6 +164,7 @@ class ScatterAddInto(Function):
 
 
 @op_method
+@autocast_op(AUTOCAST_PROMOTE)
 def scatter_add(self, dim, index, src):
     """Out-of-place torch.Tensor.scatter_add: a copy of ``self`` with, for dim 0,
     ``out[index[i][j]][j] += src[i][j]`` (repeated indices accumulate)."""
@@ -203,6 +204,7 @@ class IndexAddInto(Function):
 
 
 @op_method
+@autocast_op(AUTOCAST_PROMOTE)
 def index_add(self, dim, index, source, alpha=1):
     """Out-of-place torch.Tensor.index_add: a copy of ``self`` with
     ``alpha * source`` slice ``i`` added to slice ``index[i]`` along ``dim``

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import AutogradError, DTypeError, FlodlIndexError
 from ...tensor import Tensor
-from ..function import Function, op_method
+from ..function import AUTOCAST_FP32, Function, op_method
 from ..grad_mode import state
 from ..variable import Variable
 from ._util import norm_dim, upcast, xp
@@ -64,6 +64,7 @@ def _cumprod_grad_with_zeros(a, g, d, y):
 
 
 class Cumprod(Function):
+    autocast_policy = AUTOCAST_FP32
     __slots__ = ("dim",)
     retain_outputs = (0,)
 

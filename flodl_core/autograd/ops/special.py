@@ -24,7 +24,7 @@ from ...backend.array_module import device_of
 from ...backend.dtype import HALF_NUMPY, dtype_of
 from ...errors import DeviceError, DTypeError
 from ...tensor import Tensor, TensorLike
-from ..function import Function, op_method
+from ..function import AUTOCAST_FP32, AUTOCAST_PROMOTE, Function, op_method
 from ._util import FLOAT32, Number, float_input, is_float, promote_types, xp
 from .elementwise import _as_tensor, _const, _float_math, _number, _same_dtype_math, _zero_grad
 
@@ -235,6 +235,7 @@ def _erf_math(x, complement=False):
 
 
 class Tan(Function):
+    autocast_policy = AUTOCAST_FP32
     retain_outputs = (0,)
 
     def forward(self, x):
@@ -246,6 +247,7 @@ class Tan(Function):
 
 
 class Asin(Function):
+    autocast_policy = AUTOCAST_FP32
     def forward(self, x):
         return _float_math(x, xp(x).arcsin)
 
@@ -255,6 +257,7 @@ class Asin(Function):
 
 
 class Acos(Function):
+    autocast_policy = AUTOCAST_FP32
     def forward(self, x):
         return _float_math(x, xp(x).arccos)
 
@@ -274,6 +277,8 @@ class Atan(Function):
 
 class Atan2(Function):
     """``atan2(self, other)``: the angle of the point (other, self)."""
+
+    autocast_policy = AUTOCAST_PROMOTE
 
     def forward(self, a, b):
         dt = _promote(a, b)
@@ -630,6 +635,8 @@ def _addc_dtype(op, a, b, c, value):
 class Addcmul(Function):
     """``self + value * tensor1 * tensor2`` (all three broadcast)."""
 
+    autocast_policy = AUTOCAST_PROMOTE
+
     __slots__ = ("value",)
 
     def __init__(self, value):
@@ -654,6 +661,8 @@ class Addcmul(Function):
 
 class Addcdiv(Function):
     """``self + value * tensor1 / tensor2`` (all three broadcast)."""
+
+    autocast_policy = AUTOCAST_PROMOTE
 
     __slots__ = ("value",)
 
