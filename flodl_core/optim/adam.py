@@ -43,7 +43,7 @@ class Adam(Optimizer):
         st["step"] = 0
         st["exp_avg"] = xp.zeros_like(w)
         st["exp_avg_sq"] = xp.zeros_like(w)
-        if group["amsgrad"]:
+        if group.get("amsgrad"):            # RAdam and NAdam share this state
             st["max_exp_avg_sq"] = xp.zeros_like(w)
 
     def _update(self, w, g, st, group, work):

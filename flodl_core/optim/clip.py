@@ -13,14 +13,11 @@ import numpy as np
 from ..autograd.variable import Variable
 from ..backend.array_module import xp_of
 from ..errors import OptimizerError
+from .optimizer import as_param_list
 
 
 def _with_grads(params) -> list:
-    if hasattr(params, "parameters") and callable(params.parameters):
-        params = params.parameters()
-    if isinstance(params, Variable):
-        params = [params]
-    return [p for p in params if p._grad is not None]
+    return [p for p in as_param_list(params) if p._grad is not None]
 
 
 def _norm(g, norm_type: float) -> float:

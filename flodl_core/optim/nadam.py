@@ -43,11 +43,8 @@ class NAdam(Adam):
         _check_range(where, "momentum_decay", group["momentum_decay"], 0.0)
 
     def _init_state(self, st, w, group):
-        xp = xp_of(w)
-        st["step"] = 0
+        super()._init_state(st, w, group)
         st["mu_product"] = 1.0
-        st["exp_avg"] = xp.zeros_like(w)
-        st["exp_avg_sq"] = xp.zeros_like(w)
 
     def _update(self, w, g, st, group, work):
         xp = xp_of(w)

@@ -328,12 +328,17 @@ class GroupBuilder:
 
 
 # ---------------------------------------------------------------- helpers
-def _param_list(params, owner: str) -> list:
+def as_param_list(params) -> list:
+    """A Module, one Variable or an iterable of them, as a list."""
     if hasattr(params, "parameters") and callable(params.parameters):
         params = params.parameters()
     if isinstance(params, Variable):
         params = [params]
-    plist = list(params)
+    return list(params)
+
+
+def _param_list(params, owner: str) -> list:
+    plist = as_param_list(params)
     for p in plist:
         if not isinstance(p, Variable):
             raise TypeError(f"{owner}: expected Parameters (Variables), got "

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..autograd.variable import Variable
 from ..backend.dtype import is_floating_numpy, to_numpy_dtype
 from ..errors import DTypeError
+from .optimizer import as_param_list
 
 
 def cast_parameters(params, dtype) -> None:
@@ -18,11 +19,7 @@ def cast_parameters(params, dtype) -> None:
     np_dtype = to_numpy_dtype(dtype)
     if not is_floating_numpy(np_dtype):
         raise DTypeError(f"cast_parameters: expected a floating dtype, got {dtype}")
-    if hasattr(params, "parameters") and callable(params.parameters):
-        params = params.parameters()
-    if isinstance(params, Variable):
-        params = [params]
-    params = list(params)
+    params = as_param_list(params)
     for p in params:
         if not isinstance(p, Variable):
             raise TypeError(f"cast_parameters: expected Parameters, got {type(p).__name__}")

@@ -31,12 +31,6 @@ class RAdam(Adam):
             decoupled_weight_decay=decoupled_weight_decay, maximize=maximize),
             master_weights)
 
-    def _init_state(self, st, w, group):
-        xp = xp_of(w)
-        st["step"] = 0
-        st["exp_avg"] = xp.zeros_like(w)
-        st["exp_avg_sq"] = xp.zeros_like(w)
-
     def _update(self, w, g, st, group, work):
         xp = xp_of(w)
         lr = group["lr"]
