@@ -188,7 +188,7 @@ class FlowBuilder:
         else:
             node.tag = name
             self._tags[name] = node.id
-        self._resolve(name, node)
+        self._resolve(name)
         return self
 
     def tag_group(self, name: str) -> "FlowBuilder":
@@ -209,7 +209,7 @@ class FlowBuilder:
             node = self._node(nid)
             node.tag = node.tag or tag
             self._tags[tag] = nid
-            self._resolve(tag, node)
+            self._resolve(tag)
             names.append(tag)
         self._tag_groups[name] = names
         return self
@@ -262,7 +262,7 @@ class FlowBuilder:
             node.tag = name
             self._tags[name] = node.id
             self._inputs.append(name)
-            self._resolve(name, node)
+            self._resolve(name)
         self._targets = []
         return self
 
@@ -347,10 +347,10 @@ class FlowBuilder:
             return False
         return True
 
-    def _resolve(self, name, node) -> None:
-        """A tag appeared: forward refs waiting for it now read its previous value."""
-        for target, _ in self._pending.pop(name, []):
-            target.refs[name] = ("state", name)
+    def _resolve(self, name) -> None:
+        """A tag appeared: forward refs waiting for it are resolved (``using`` already
+        wired them as state reads of the previous pass)."""
+        self._pending.pop(name, None)
 
 
 def _ref_receiver(node: Node):

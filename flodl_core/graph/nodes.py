@@ -23,6 +23,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..autograd.ops.elementwise import where
 from ..autograd.ops.indexing import cat, stack
+from ..creation import tensor
 from ..errors import GraphError, ShapeError
 from ..nn.module import Module, ModuleList
 from ..tensor import TensorLike
@@ -133,7 +134,6 @@ def _masked(new, old, active):
     if active.all():
         return new
     mask = active.reshape((-1,) + (1,) * (new.ndim - 1))
-    from ..creation import tensor
     return where(tensor(mask, device=new.device), new, old)
 
 
@@ -223,7 +223,6 @@ def run_switch(node, x, refs):
     if (idx == first).all():
         return branches[first](x)
     # Group rows by branch, run each used branch once, then put rows back in order.
-    from ..creation import tensor
     outs, order = [], []
     for b in np.unique(idx):
         rows = np.nonzero(idx == b)[0]

@@ -40,9 +40,6 @@ class Optimizer:
 
     #: Hyper-parameters and their default values.
     defaults: dict = {}
-    #: Names of the per-parameter arrays ``_update`` keeps in its state
-    #: (``_init_state`` creates them); used to validate ``load_state_dict``.
-    state_arrays: tuple = ()
     #: Number of scratch buffers ``_update`` asks ``work`` for.
     workspaces: int = 1
 
