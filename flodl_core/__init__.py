@@ -10,8 +10,8 @@ from .backend import (CPU, Device, DType, Rng, TensorOptions, cuda_available,
                       cuda_device_count, cuda_manual_seed_all, cuda_memory_info, malloc_tuned,
                       manual_seed, rss_kb)
 from .errors import (AnomalyError, AutogradError, CheckpointError, DeviceError, DTypeError,
-                     FlodlError, FlodlIndexError, GradcheckError, GraphError, OptimizerError,
-                     SchedulerError, ShapeError)
+                     FlodlError, FlodlIndexError, GradcheckError, GraphError, MonitorError,
+                     OptimizerError, SchedulerError, ShapeError)
 from .tensor import Tensor
 from .creation import *  # noqa: F401,F403
 from .creation import __all__ as _creation_all
@@ -35,7 +35,7 @@ __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
             "cuda_manual_seed_all", "cuda_available", "cuda_device_count", "cuda_memory_info",
             "rss_kb", "malloc_tuned", "Tensor", "FlodlError", "ShapeError", "DTypeError",
             "DeviceError", "FlodlIndexError", "AutogradError", "AnomalyError",
-            "GradcheckError", "GraphError", "CheckpointError", "OptimizerError", "SchedulerError", "__version__", "nn", "F", "scatter"]
+            "GradcheckError", "GraphError", "CheckpointError", "OptimizerError", "SchedulerError", "MonitorError", "__version__", "nn", "F", "scatter"]
            + list(_creation_all) + list(_autograd_all)
            + [n for n in _nn_all if n not in ("functional", "losses")]
            + ["optim"] + list(_optim_all) + ["graph"] + list(_graph_all))

@@ -59,13 +59,17 @@ class SchedulerError(FlodlError, ValueError):
     """A scheduler setting, step or state that is out of range."""
 
 
+class MonitorError(FlodlError, RuntimeError):
+    """A training monitor that cannot log, serve or write its reports."""
+
+
 # The public name; the trailing underscore above only avoids shadowing the builtin
 # inside this module.
 FlodlIndexError = IndexError_
 FlodlIndexError.__name__ = FlodlIndexError.__qualname__ = "FlodlIndexError"
 
 __all__ = [
-    "OptimizerError", "SchedulerError",
+    "OptimizerError", "SchedulerError", "MonitorError",
     "FlodlError", "ShapeError", "DTypeError", "DeviceError", "FlodlIndexError",
     "AutogradError", "AnomalyError", "GradcheckError", "GraphError", "CheckpointError",
 ]
