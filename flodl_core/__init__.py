@@ -39,3 +39,18 @@ __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
            + list(_creation_all) + list(_autograd_all)
            + [n for n in _nn_all if n not in ("functional", "losses")]
            + ["optim"] + list(_optim_all) + ["graph"] + list(_graph_all))
+
+# Checkpoint I/O needs h5py, whose import costs about a third of ours: load it
+# on first use (``fl.save_checkpoint``, ``fl.io``, ``from flodl_core import *``).
+_IO_NAMES = ("save_checkpoint", "load_checkpoint", "checkpoint_version", "checkpoint_keys",
+             "checkpoint_info", "migrate_checkpoint_file", "MigrateReport",
+             "export_safetensors", "import_safetensors")
+__all__ += ["io", *_IO_NAMES]
+
+
+def __getattr__(name):
+    if name == "io" or name in _IO_NAMES:
+        import importlib
+        io = importlib.import_module(".io", __name__)
+        return io if name == "io" else getattr(io, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

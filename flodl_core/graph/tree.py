@@ -107,6 +107,20 @@ class GraphTreeMixin:
         """The labelled graph at ``path``."""
         return self._resolve(path, want="graph")[1]
 
+    def load_subgraph_checkpoint(self, path: str, file, strict: bool = False, *,
+                                 check_finite: bool = False):
+        """Load a checkpoint saved from a standalone graph into the child at ``path``.
+
+        Entries are matched by the child's own names (``fc.weight``, not
+        ``encoder.fc.weight``) and the file's structural hash must equal the
+        child's. Returns the LoadReport; the rest of this graph is untouched.
+        """
+        from ..io.checkpoint import load_checkpoint
+        child = self.subgraph(path)
+        return load_checkpoint(file, child.named_parameters(), child._persistent_buffers(),
+                               child.structural_hash(), strict=strict,
+                               check_finite=check_finite)
+
     # ---------------------------------------------------------- observation
     def tagged_at(self, path: str):
         """The tagged output at ``path`` from the last forward; None when not computed

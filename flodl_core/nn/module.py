@@ -215,7 +215,7 @@ class Module:
         targets.update((n, b) for n, b in self.named_buffers() if b.persistent)
         report = LoadReport(
             missing=[n for n in targets if n not in state],
-            unexpected=[n for n in state if n not in targets])
+            skipped=[n for n in state if n not in targets])
         staged = []
         for name, target in targets.items():
             if name not in state:
@@ -226,6 +226,7 @@ class Module:
                 report.mismatched.append((name, tuple(arr.shape), tuple(target.shape)))
                 continue
             staged.append((target, arr))
+            report.loaded.append(name)
         problems = report.mismatched or (strict and (report.missing or report.unexpected))
         if problems:
             raise ShapeError(f"load_state_dict into {type(self).__name__}: {report}")
@@ -234,6 +235,54 @@ class Module:
             new = array_to_device(np.asarray(arr, dtype=data.dtype), device_of(data))
             target._replace(new.copy() if new is arr else new)
         return report
+
+    # ------------------------------------------------------------ checkpoints
+    # The io layer sits above nn; it is imported when a checkpoint is used, so
+    # importing nn never needs h5py's import time.
+    def _structural_hash_or_none(self):
+        """A Graph's structural hash; plain Modules have none (names and shapes
+        are their only identity, checked entry by entry)."""
+        fn = getattr(self, "structural_hash", None)
+        return fn() if callable(fn) else None
+
+    def _persistent_buffers(self) -> list:
+        return [(n, b) for n, b in self.named_buffers() if b.persistent]
+
+    def save_checkpoint(self, path, optimizer=None, compress: bool = False, *, scaler=None,
+                        metadata: dict | None = None) -> None:
+        """Write parameters, persistent buffers and (for a Graph) the structural
+        hash to an HDF5 checkpoint, atomically; ``optimizer``/``scaler`` state and
+        a JSON ``metadata`` dict (epoch, step, ...) go along when given."""
+        from ..io.checkpoint import save_checkpoint
+        save_checkpoint(path, self.named_parameters(), self._persistent_buffers(),
+                        self._structural_hash_or_none(), optimizer=optimizer, scaler=scaler,
+                        optimizer_param_names=self._optimizer_param_names(optimizer),
+                        compress=compress, metadata=metadata)
+
+    def load_checkpoint(self, path, strict: bool = False, *, partial: bool = False,
+                        check_finite: bool = False, optimizer=None,
+                        scaler=None) -> "LoadReport":
+        """Load a checkpoint written by :meth:`save_checkpoint`; all or nothing.
+
+        A file saved from another architecture (different structural hash) is
+        refused unless ``partial=True``, which loads every entry whose name and
+        shape match. ``strict=True`` makes any skipped, missing or mismatched
+        entry an error. ``optimizer``/``scaler`` are restored from the same file.
+        """
+        from ..io.checkpoint import load_checkpoint
+        return load_checkpoint(path, self.named_parameters(), self._persistent_buffers(),
+                               None if partial else self._structural_hash_or_none(),
+                               strict=strict, check_finite=check_finite,
+                               optimizer=optimizer, scaler=scaler,
+                               optimizer_param_names=self._optimizer_param_names(optimizer))
+
+    def _optimizer_param_names(self, optimizer):
+        """The names of ``optimizer``'s parameters in its order (None if any is foreign)."""
+        if optimizer is None:
+            return None
+        names = {id(p): n for n, p in self.named_parameters()}
+        order = [names.get(id(p)) for g in optimizer.param_groups for p in g["params"]]
+        return None if None in order else order
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
@@ -256,27 +305,39 @@ class Module:
 
 @dataclass
 class LoadReport:
-    """What ``load_state_dict`` found: names missing from the state, names the
-    model does not have, and (name, given shape, expected shape) mismatches."""
+    """What a load found.
 
+    ``loaded``: names copied into the model; ``skipped``: names in the source
+    the model does not have (``unexpected`` is the same list under PyTorch's
+    name); ``missing``: model names the source lacks (kept as they were);
+    ``mismatched``: ``(name, given shape, expected shape)``, not loaded;
+    ``metadata``: what the checkpoint was saved with (empty for a state dict).
+    """
+
+    loaded: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
     missing: list = field(default_factory=list)
-    unexpected: list = field(default_factory=list)
     mismatched: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def unexpected(self) -> list:
+        return self.skipped
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
+        return not (self.missing or self.skipped or self.mismatched)
 
     def __str__(self):
-        parts = []
+        parts = [f"loaded {len(self.loaded)}"]
+        if self.skipped:
+            parts.append(f"skipped (not in the model) {self.skipped}")
         if self.missing:
-            parts.append(f"missing {self.missing}")
-        if self.unexpected:
-            parts.append(f"unexpected {self.unexpected}")
+            parts.append(f"missing (not in the source) {self.missing}")
         if self.mismatched:
             parts.append("shape mismatch " + ", ".join(
                 f"{n}: given {g}, expected {e}" for n, g, e in self.mismatched))
-        return "; ".join(parts) if parts else "all entries loaded"
+        return "; ".join(parts)
 
 
 class ModuleList(Module):

@@ -264,6 +264,17 @@ class Optimizer:
         self.param_groups[:] = new_groups
         self._states = new_states
 
+    def save_state(self, path, scaler=None) -> None:
+        """Write this optimizer's state (and a GradScaler's) to an HDF5 file, atomically."""
+        from ..io.optimizer_state import save_optimizer_state
+        save_optimizer_state(path, self, scaler)
+
+    def load_state(self, path, scaler=None) -> None:
+        """Restore from :meth:`save_state`'s file or from a checkpoint saved with
+        ``optimizer=``; validated completely before anything changes."""
+        from ..io.optimizer_state import load_optimizer_state
+        load_optimizer_state(path, self, scaler)
+
     def _restore_state(self, saved: dict, p, group: dict, index) -> dict:
         name = type(self).__name__
         fresh = self._new_state(p, group)
