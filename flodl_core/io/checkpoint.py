@@ -336,8 +336,15 @@ def _stage(entries, targets, where):
         if _kind(arr.dtype) != _kind(want):
             raise CheckpointError(f"{where}, entry {name!r}: dtype {arr.dtype} in the file "
                                   f"cannot be loaded into a {want} "
-                                  f"{type(target).__name__.lower()} (only floating types "
-                                  f"convert into each other); nothing was changed")
+                                  f"{type(target).__name__.lower()} (floating types convert "
+                                  f"into each other, integers into integers); nothing was "
+                                  f"changed")
+        if _kind(want) == "integer" and arr.size and arr.dtype != want:
+            info = np.iinfo(want)
+            if arr.min() < info.min or arr.max() > info.max:
+                raise CheckpointError(f"{where}, entry {name!r}: values from {arr.min()} to "
+                                      f"{arr.max()} do not fit the model's {want}; nothing "
+                                      f"was changed")
         staged.append((target, arr if arr.dtype == want else arr.astype(want)))
         report.loaded.append(name)
     return report, staged

@@ -82,6 +82,8 @@ def decode_array(stored: np.ndarray, dtype_name, where: str) -> np.ndarray:
         raise CheckpointError(f"{where}: unknown or missing dtype attribute {dtype_name!r} "
                               f"(supported: {sorted(KNOWN_DTYPES)})")
     expected_storage = _RAW.get(real, real)
+    if stored.dtype != expected_storage and stored.dtype.newbyteorder("=") == expected_storage:
+        stored = stored.astype(expected_storage)        # written big-endian by another tool
     if stored.dtype != expected_storage:
         raise CheckpointError(f"{where}: data is stored as {stored.dtype}, but its dtype "
                               f"attribute says {real.name} (expected storage "

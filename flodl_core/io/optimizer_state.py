@@ -21,7 +21,7 @@ import json
 import h5py
 import numpy as np
 
-from ..errors import CheckpointError, FlodlError
+from ..errors import CheckpointError
 from .hdf5_file import (decode_array, describe, encode_array, open_for_read, write_atomic)
 
 __all__ = ["write_group", "read_group", "apply_state", "save_optimizer_state",
@@ -125,10 +125,11 @@ def apply_state(contents: dict, optimizer, scaler, where: str, param_names=None)
             optimizer.load_state_dict(contents["state_dict"])
         if scaler is not None:
             scaler.load_state_dict(contents["scaler"])
-    except FlodlError as e:
+    except Exception as e:      # whatever refused the state, undo the part that loaded
         if backup is not None:
             optimizer.load_state_dict(backup)
-        raise CheckpointError(f"{where}: {e}") from e
+        raise CheckpointError(f"{where}: optimizer/scaler state refused, nothing was "
+                              f"changed: {e}") from e
 
 
 def save_optimizer_state(path, optimizer, scaler=None) -> None:

@@ -294,3 +294,48 @@ def test_keys_of_a_corrupt_file_raise_checkpoint_error(tmp_path):
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
     with pytest.raises(CheckpointError, match="junk.h5"):
         checkpoint_keys(path)
+
+
+def test_a_refused_scaler_state_puts_the_optimizer_back(tmp_path):
+    named = params(0)
+    opt = fl.Adam([p for _, p in named], lr=0.1)
+    for _, p in named:
+        p.grad = fl.ones(4, 3)
+    opt.step()
+    save_checkpoint(tmp_path / "c.h5", named, [], optimizer=opt, scaler=fl.GradScaler())
+    with h5py.File(tmp_path / "c.h5", "r+") as f:
+        f["optimizer/grad_scaler"].attrs["growth_factor"] = "abc"
+    target = params(1)
+    before = values(target)
+    fresh, scaler = fl.Adam([p for _, p in target], lr=0.1), fl.GradScaler()
+    with pytest.raises(CheckpointError, match="c.h5"):
+        load_checkpoint(tmp_path / "c.h5", target, [], optimizer=fresh, scaler=scaler)
+    assert fresh.state_dict()["state"] == {}
+    assert scaler.get_scale() == fl.GradScaler().get_scale()
+    assert_unchanged(target, before)
+
+
+def test_big_endian_data_from_other_tools_loads(tmp_path):
+    path = tmp_path / "be.h5"
+    expected = np.arange(12, dtype=np.float32).reshape(4, 3)
+
+    def edit(f):
+        del f["parameters"]["layer0.weight"]
+        ds = f["parameters"].create_dataset("layer0.weight", data=expected.astype(">f4"))
+        ds.attrs["dtype"] = "float32"
+    save_then_edit(path, edit)
+    named = params(3)
+    load_checkpoint(path, named, [])
+    np.testing.assert_array_equal(dict(named)["layer0.weight"].data.to_numpy(), expected)
+
+
+def test_integer_entries_must_fit_the_buffer_dtype(tmp_path):
+    small = fl.nn.Buffer(fl.tensor(np.array([1, 2], np.int32)))
+    save_checkpoint(tmp_path / "ok.h5", [], [("count", np.array([100, -5], np.int64))])
+    load_checkpoint(tmp_path / "ok.h5", [], [("count", small)])
+    np.testing.assert_array_equal(small.data.to_numpy(), [100, -5])
+    assert small.data.to_numpy().dtype == np.int32
+    save_checkpoint(tmp_path / "big.h5", [], [("count", np.array([2**40, 0], np.int64))])
+    with pytest.raises(CheckpointError, match="do not fit the model's int32"):
+        load_checkpoint(tmp_path / "big.h5", [], [("count", small)])
+    np.testing.assert_array_equal(small.data.to_numpy(), [100, -5])
