@@ -86,6 +86,9 @@ class Optimizer:
         if not seen:
             raise OptimizerError(f"{name}: got an empty parameter list")
         self._workspace = {}
+        # Master weights: id(param) -> the array last written from its float32 copy,
+        # to notice a parameter given new values behind our back (checkpoint, set_data).
+        self._master_written = {}
 
     def _check_hyper(self, group: dict, where: str) -> None:
         """Validate a group's hyper-parameters (subclasses extend)."""
@@ -166,11 +169,15 @@ class Optimizer:
             return
         # Master weights: cast the gradient to float32 in a workspace, update the
         # float32 copy, then round it into the half-precision parameter.
+        last = self._master_written.get(id(p))
+        if last is not None and last is not p._data:
+            w[...] = p._data        # new values were loaded into the parameter: adopt them
         work = self._work_for(w, extra=1)
         g32 = work(self.workspaces)
         g32[...] = g
         self._update(w, g32, st, group, work)
         xp_of(w).copyto(p._data, w, casting="unsafe")
+        self._master_written[id(p)] = p._data
 
     def _new_state(self, p, group: dict) -> dict:
         data = p._data
@@ -260,9 +267,10 @@ class Optimizer:
             saved = loaded_state.get(saved_index, loaded_state.get(str(saved_index)))
             if saved is not None:
                 new_states[i][j] = self._restore_state(saved, p, new_groups[i], saved_index)
-        # Everything validated: commit.
+        # Everything validated: commit. Loaded master copies are the reference now.
         self.param_groups[:] = new_groups
         self._states = new_states
+        self._master_written = {}
 
     def save_state(self, path, scaler=None) -> None:
         """Write this optimizer's state (and a GradScaler's) to an HDF5 file, atomically."""
