@@ -28,6 +28,8 @@ from .optim import __all__ as _optim_all
 from . import graph
 from .graph import *  # noqa: F401,F403  (FlowBuilder, Graph, MergeOp, routers, ...)
 from .graph import __all__ as _graph_all
+from . import monitor
+from .monitor import Monitor
 
 __version__ = "0.1.0"
 
@@ -38,7 +40,8 @@ __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
             "GradcheckError", "GraphError", "CheckpointError", "OptimizerError", "SchedulerError", "MonitorError", "__version__", "nn", "F", "scatter"]
            + list(_creation_all) + list(_autograd_all)
            + [n for n in _nn_all if n not in ("functional", "losses")]
-           + ["optim"] + list(_optim_all) + ["graph"] + list(_graph_all))
+           + ["optim"] + list(_optim_all) + ["graph"] + list(_graph_all)
+           + ["monitor", "Monitor"])
 
 # Checkpoint I/O needs h5py, whose import costs about a third of ours: load it
 # on first use (``fl.save_checkpoint``, ``fl.io``, ``from flodl_core import *``).

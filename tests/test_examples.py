@@ -73,3 +73,24 @@ def test_showcase_uses_every_builder_method_trains_and_draws(tmp_path):
     import shutil
     if shutil.which("dot"):
         assert "<svg" in (tmp_path / "showcase.svg").read_text()
+
+
+def test_monitor_demo_trains_serves_writes_reports_and_exits(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, str(ROOT / "examples" / "monitor_demo.py"),
+                          "--out", str(tmp_path), "--epochs", "3"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/", run.stdout)
+    assert "epoch 3/3" in run.stdout and "blobs complete: 3/3 epochs" in run.stdout
+    log = (tmp_path / "training.log").read_text().splitlines()
+    assert [line.split("  ")[0] for line in log[1:4]] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    rows = (tmp_path / "training.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,duration,loss,accuracy") and len(rows) == 4
+    losses = [float(r.split(",")[2]) for r in rows[1:]]
+    assert losses[-1] < losses[0]
+    report = (tmp_path / "report.html").read_text()
+    assert report.startswith("<!DOCTYPE html>") and re.search(r'"status"\s*:\s*"complete"', report)

@@ -136,12 +136,17 @@ def format_metric(v: float) -> str:
 
 
 def format_duration(secs: float) -> str:
-    """``42ms`` under a second, ``1.2s`` under a minute, else ``2m05s``."""
+    """``42ms`` under a second, ``1.2s`` under a minute, ``2m05s`` under an hour,
+    else ``2h03m`` (seconds dropped: at that scale they are noise)."""
+    if not math.isfinite(secs):
+        return "?"
     if secs < 1.0:
         return f"{int(secs * 1000)}ms"
     if secs < 60.0:
         return f"{secs:.1f}s"
-    return f"{int(secs // 60)}m{int(secs) % 60:02d}s"
+    if secs < 3600.0:
+        return f"{int(secs // 60)}m{int(secs) % 60:02d}s"
+    return f"{int(secs // 3600)}h{int(secs) % 3600 // 60:02d}m"
 
 
 # --------------------------------------------------------------------------- CSV
