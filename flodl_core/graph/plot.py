@@ -29,9 +29,9 @@ import json
 import math
 import numbers
 import os
-import secrets
 from collections.abc import Iterable, Mapping
 
+from ..atomic_file import write_text_atomically
 from ..errors import GraphError
 
 __all__ = ["plot_html", "export_trends", "write_log", "format_metric", "format_duration"]
@@ -85,31 +85,12 @@ def _series(fn: str, histories, tags) -> list:
 
 
 def _write_atomic(fn: str, path, text: str) -> None:
-    """Write ``text`` to a temporary sibling of ``path``, then ``os.replace`` it."""
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path) or 'out'}."
-                               f"{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    """Write ``text`` to ``path`` atomically; an OSError names ``fn`` and the path."""
+    path = os.fsdecode(os.fspath(path))
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        write_text_atomically(path, text)
     except OSError as e:
         raise _write_error(fn, path, e) from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise _write_error(fn, path, e) from e
-        raise
 
 
 def _write_error(fn: str, path: str, e: OSError) -> OSError:

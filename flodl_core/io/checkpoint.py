@@ -38,8 +38,8 @@ from .hdf5_file import (decode_array, describe, encode_array, escape_name, open_
 from . import optimizer_state
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "checkpoint_version",
-           "checkpoint_keys", "checkpoint_info", "load_entries", "CheckpointContents", "FORMAT_NAME",
-           "FORMAT_VERSION"]
+           "checkpoint_keys", "checkpoint_info", "load_entries", "CheckpointContents",
+           "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "flodl_core.checkpoint"
 FORMAT_VERSION = 1

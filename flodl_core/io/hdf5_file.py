@@ -3,11 +3,10 @@
 Everything that touches h5py directly lives here, so the checkpoint logic above
 it reads as plain NumPy. Three concerns:
 
-* **Atomic writes.** A file is built under a temporary name in the target's own
-  directory, flushed and fsynced, then moved over the target with ``os.replace``
-  (atomic on POSIX and Windows). A crash at any moment leaves either the old
-  file or the new one, never a torn mix. A binary file object gets the finished
-  bytes in one ``write`` (the HDF5 image is built in memory first).
+* **Atomic writes** (:mod:`flodl_core.atomic_file`): a crash at any moment
+  leaves either the old file or the new one, never a torn mix. A binary file
+  object gets the finished bytes in one ``write`` (the HDF5 image is built in
+  memory first).
 * **Dtypes HDF5 lacks.** bfloat16 (and the other ml_dtypes types) are stored as
   unsigned integers of the same width; every dataset carries a ``dtype``
   attribute with the real NumPy dtype name, so the bits come back unchanged.
@@ -21,17 +20,17 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from contextlib import contextmanager
 
 import h5py
 import ml_dtypes
 import numpy as np
 
+from ..atomic_file import replace_atomically as _replace_atomically
 from ..errors import CheckpointError
 
-__all__ = ["describe", "open_for_read", "write_atomic", "replace_atomically", "encode_array", "decode_array",
-           "escape_name", "unescape_name"]
+__all__ = ["describe", "open_for_read", "write_atomic", "replace_atomically", "encode_array",
+           "decode_array", "escape_name", "unescape_name"]
 
 # Dtypes a checkpoint may hold. HDF5 stores the plain NumPy ones natively; the
 # ml_dtypes ones travel as raw unsigned integers of the same width.
@@ -155,59 +154,12 @@ def write_atomic(target, fill) -> None:
 
 
 def replace_atomically(path, write_tmp) -> None:
-    """Call ``write_tmp(tmp_path)`` on a new file beside ``path``, make it durable,
-    then move it over ``path``. On any failure the temporary file is removed and
-    ``path`` is untouched."""
+    """:func:`flodl_core.atomic_file.replace_atomically`, with errors as CheckpointError."""
     name = describe(path)
-    path = os.path.abspath(os.fsdecode(path))
-    directory = os.path.dirname(path)
+    directory = os.path.dirname(os.path.abspath(os.fsdecode(path)))
     if not os.path.isdir(directory):
         raise CheckpointError(f"{name!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    os.close(fd)
     try:
-        write_tmp(tmp)
-        with open(tmp, "rb+") as fh:          # the writer closed it; make the bytes durable
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _new_file_mode(path))   # mkstemp's 0600 would leak into the result
-        os.replace(tmp, path)
-        _fsync_directory(directory)            # make the rename itself durable
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise CheckpointError(f"{name!r}: write failed: {e}") from e
-        raise
-
-
-def _new_file_mode(path: str) -> int:
-    """Keep an existing file's mode; a new file gets 0666 minus the umask."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        pass
-    umask = 0o022
-    try:
-        with open("/proc/self/status") as fh:   # reading the umask without changing it
-            for line in fh:
-                if line.startswith("Umask:"):
-                    umask = int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o666 & ~umask
-
-
-def _fsync_directory(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return                                  # not possible on this platform
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        _replace_atomically(path, write_tmp)
+    except OSError as e:
+        raise CheckpointError(f"{name!r}: write failed: {e}") from e
