@@ -24,6 +24,20 @@ def test_readme_example_fits_the_linear_map(capsys):
     assert scope["gx"].shape == (3, 1)
 
 
+def test_readme_training_example_logs_saves_and_resumes(tmp_path, monkeypatch, capsys):
+    blocks = _readme_python_blocks()
+    assert len(blocks) >= 2, "README.md lost its training example"
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(blocks[1], "README.md", "exec"), scope)
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("epoch") for line in lines) == 40
+    assert scope["loss"].item() < 0.02
+    report = scope["report"]
+    assert report.ok and report.metadata == {"epoch": 40}
+    assert (tmp_path / "model.fdl.h5").exists()
+
+
 def test_readme_is_short_and_names_both_setup_commands():
     text = (ROOT / "README.md").read_text()
     assert "python3 examples/train_mlp.py" in text
