@@ -153,6 +153,10 @@ def check_header(f, where: str, formats=(FORMAT_NAME,)) -> int:
     fmt = f.attrs.get("format")
     fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
     if fmt not in formats + (FORMAT_NAME,):
+        if fmt == optimizer_state.OPTIMIZER_FORMAT:
+            raise CheckpointError(f"{where}: is an optimizer state file (written by "
+                                  f"Optimizer.save_state), not a model checkpoint; read it "
+                                  f"with optimizer.load_state(path)")
         raise CheckpointError(f"{where}: not a flodl_core file (root attribute 'format' "
                               f"is {fmt!r}, expected {FORMAT_NAME!r})")
     version = f.attrs.get("format_version")

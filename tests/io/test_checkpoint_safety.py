@@ -339,3 +339,11 @@ def test_integer_entries_must_fit_the_buffer_dtype(tmp_path):
     with pytest.raises(CheckpointError, match="do not fit the model's int32"):
         load_checkpoint(tmp_path / "big.h5", [], [("count", small)])
     np.testing.assert_array_equal(small.data.to_numpy(), [100, -5])
+
+
+def test_an_optimizer_state_file_is_not_taken_for_a_checkpoint(tmp_path):
+    named = params(0)
+    opt = fl.SGD([p for _, p in named], lr=0.1)
+    opt.save_state(tmp_path / "opt.h5")
+    msg = _refused(tmp_path / "opt.h5", "optimizer state file")
+    assert "load_state" in msg
