@@ -347,3 +347,20 @@ def test_an_optimizer_state_file_is_not_taken_for_a_checkpoint(tmp_path):
     opt.save_state(tmp_path / "opt.h5")
     msg = _refused(tmp_path / "opt.h5", "optimizer state file")
     assert "load_state" in msg
+
+
+def test_check_finite_covers_bfloat16_entries(tmp_path):
+    import ml_dtypes
+    bad = np.array([[1.0, np.inf], [np.nan, 2.0]], np.float32).astype(ml_dtypes.bfloat16)
+    save_checkpoint(tmp_path / "bf.h5", [("w", bad)], [])
+    target = [("w", fl.nn.Parameter(fl.zeros(2, 2, dtype=fl.DType.BFloat16)))]
+    with pytest.raises(CheckpointError, match="entry 'w': 2 non-finite"):
+        load_checkpoint(tmp_path / "bf.h5", target, [], check_finite=True)
+
+
+def test_metadata_must_be_a_json_dict(tmp_path):
+    with pytest.raises(TypeError, match="metadata must be a dict"):
+        save_checkpoint(tmp_path / "m.h5", params(0), [], metadata=[1, 2])
+    with pytest.raises(CheckpointError, match="JSON-serialisable"):
+        save_checkpoint(tmp_path / "m.h5", params(0), [], metadata={"f": object()})
+    assert not (tmp_path / "m.h5").exists()
