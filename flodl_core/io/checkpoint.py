@@ -185,7 +185,7 @@ def read_checkpoint(path_or_file, *, check_finite: bool = False,
     where = f"checkpoint {name!r}"
     with open_for_read(path_or_file) as f:
         version = check_header(f, where)
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        attrs = _root_attrs(f)
         try:
             metadata = json.loads(attrs.get("metadata", "{}"))
         except ValueError:
@@ -246,7 +246,7 @@ def checkpoint_info(path_or_file) -> dict:
     where = f"checkpoint {describe(path_or_file)!r}"
     with open_for_read(path_or_file) as f:
         version = check_header(f, where)
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        attrs = _root_attrs(f)
         entries = {}
         for s in _SECTIONS:
             for key, ds in f.get(s, {}).items():
@@ -355,6 +355,11 @@ def _stage(entries, targets, where):
         staged.append((target, arr if arr.dtype == want else arr.astype(want)))
         report.loaded.append(name)
     return report, staged
+
+
+def _root_attrs(f) -> dict:
+    """The file's root attributes, byte strings decoded."""
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
 
 
 def _is_float(dt) -> bool:

@@ -69,9 +69,10 @@ def migrate_checkpoint_file(src, dst, named_parameters, named_buffers=()) -> Mig
         if name in old and tuple(old[name].shape) == shape:
             report.unchanged.append(name)
             chosen[name] = name
+    taken = set(chosen.values())
     left_file = defaultdict(list)                   # (shape, dtype) -> file names
     for name, arr in old.items():
-        if name not in chosen.values():
+        if name not in taken:
             left_file[(tuple(arr.shape), arr.dtype.name)].append(name)
     left_model = defaultdict(list)
     for name, sig in model.items():
