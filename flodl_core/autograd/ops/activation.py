@@ -251,12 +251,14 @@ class Elu(Function):
         # exponent is x masked to 0 where x >= 0: the unused branch stays finite (no
         # inf * 0 in double backward) and, as in PyTorch's elu_double_backward (a
         # strict x < 0 mask), the second derivative at exactly 0 is 0.
+        # The branch test is x <= 0 (not "not x > 0"), so a NaN input takes the
+        # linear branch's gradient, as in PyTorch's elu_backward.
         x = self.inputs[0]
         xd = x._data
-        pos = _mask(xd, lambda v: v > 0)
+        neg = _mask(xd, lambda v: v <= 0)
         g_neg = gy * x.masked_fill(_mask(xd, lambda v: ~(v < 0)), 0).exp().mul_scalar(
             self.alpha * self.scale)
-        return where(pos, gy if self.scale == 1 else gy.mul_scalar(self.scale), g_neg)
+        return where(neg, g_neg, gy if self.scale == 1 else gy.mul_scalar(self.scale))
 
 
 def _elu(x, alpha):

@@ -141,6 +141,27 @@ class Pow(Function):
         return ga, gb
 
 
+def _pow_number(x, p):
+    """``x ** p`` for a Python number, with PyTorch's special cases for float
+    tensors: p = 0.5, -0.5, -1 are sqrt, rsqrt, reciprocal and p = 2, 3, -2 are
+    products. They differ from pow() at -inf and -0.0 (sqrt(-inf) is NaN,
+    rsqrt(-0.0) is -inf) and by an ulp elsewhere."""
+    if x.dtype.kind != "f" or p not in (0.5, -0.5, -1, 2, 3, -2):
+        return x ** p
+    m = xp(x)
+    if p == 0.5:
+        return m.sqrt(x)
+    if p == -0.5:
+        return m.reciprocal(m.sqrt(x))
+    if p == -1:
+        return m.reciprocal(x)
+    if p == 2:
+        return x * x
+    if p == 3:
+        return x * x * x
+    return m.reciprocal(x * x)
+
+
 class PowScalar(Function):
     """``x ** p`` for a Python number ``p``."""
 
@@ -158,7 +179,7 @@ class PowScalar(Function):
         if x.dtype == _BOOL and not isinstance(p, float):
             x = x.astype(_INT64)        # Bool ** int is Int64 (PyTorch)
         with np.errstate(all="ignore"):
-            return apply_scalar("pow_scalar", x, p, operator.pow)
+            return apply_scalar("pow_scalar", x, p, _pow_number)
 
     def backward(self, gy):
         p = self.p
@@ -624,7 +645,7 @@ class Round(Function):
 
 @op_method
 def sign(self):
-    """Elementwise sign: -1, 0 or 1 (NaN stays NaN); zero gradient."""
+    """Elementwise sign: -1, 0 or 1 (NaN gives 0, as in PyTorch); zero gradient."""
     return Sign()(self)
 
 

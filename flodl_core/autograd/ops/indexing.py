@@ -15,7 +15,7 @@ from ...backend.dtype import dtype_of
 from ...errors import DeviceError, DTypeError, FlodlIndexError, ShapeError
 from ...tensor import TensorLike
 from ..function import AUTOCAST_PROMOTE, DIFFERENTIABLE_METHODS, Function, op_method
-from ._util import norm_dim, xp
+from ._util import norm_dim, promote_types, xp
 
 
 # ------------------------------------------------------------------ helpers
@@ -299,12 +299,14 @@ class IndexAdd(Function):
 
 @op_method
 def index_select(self, dim, index):
-    """Slices ``index`` (a 1-D integer tensor, repeats allowed) along ``dim``."""
+    """Slices ``index`` (a 1-D or 0-d integer tensor, repeats allowed) along ``dim``."""
     shape = self.shape
     if len(shape) == 0:
         raise ShapeError("index_select: expected a tensor with at least 1 dim, got a 0-d one")
     d = norm_dim(dim, len(shape), "index_select")
     idx = _index_array("index_select", self._data, index)
+    if idx.ndim == 0:
+        idx = idx.reshape(1)         # a 0-d index selects one slice (PyTorch)
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
         raise DTypeError(f"index_select: index must be a 1-D integer tensor, got "
                          f"{_dtype_name(idx)} shape {tuple(idx.shape)}")
@@ -391,7 +393,13 @@ class Cat(Function):
         self.dim = dim
 
     def forward(self, *xs):
-        return xp(xs[0]).concatenate(xs, axis=self.dim)
+        # PyTorch's promotion (a float input wins over any integer one: Int64 with
+        # Float32 gives Float32), not NumPy's (which would give Float64).
+        dt = xs[0].dtype
+        for x in xs[1:]:
+            dt = promote_types(dt, x.dtype)
+        return xp(xs[0]).concatenate([x if x.dtype == dt else x.astype(dt) for x in xs],
+                                     axis=self.dim)
 
     def backward(self, gy):
         sizes = tuple(x.shape[self.dim] for x in self.inputs)

@@ -105,12 +105,13 @@ def addmm(self, mat1, mat2, beta=1, alpha=1):
 @op_function
 @op_method
 @autocast_op(AUTOCAST_FP32)
-def normalize(self, p=2.0, dim=1, eps=1e-12):
-    """``self / max(||self||_p, eps)`` along ``dim`` (torch.nn.functional.normalize)."""
-    require_float("normalize", self._data)
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """``input / max(||input||_p, eps)`` along ``dim`` (torch.nn.functional.normalize,
+    same argument names)."""
+    require_float("normalize", input._data)
     _number("normalize", "eps", eps)
-    d = norm_dim(dim, self.ndim, "normalize")
-    return self / self.norm(p, d, keepdim=True).clamp_min(eps)
+    d = norm_dim(dim, input.ndim, "normalize")
+    return input / input.norm(p, d, keepdim=True).clamp_min(eps)
 
 
 # ------------------------------------------------------- cosine_similarity
@@ -130,23 +131,32 @@ def _broadcast_shape(op, a, b):
 @op_function
 @op_method
 @autocast_op(AUTOCAST_FP32)
-def cosine_similarity(self, other, dim=1, eps=1e-8):
-    """Cosine similarity of ``self`` and ``other`` along ``dim`` of their broadcast
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """Cosine similarity of ``x1`` and ``x2`` along ``dim`` of their broadcast
     shape, as PyTorch 2 computes it: ``sum(x / max(||x||, eps) * y / max(||y||, eps))``
     (``dim`` is removed). Integer inputs compute in Float32."""
     op = "cosine_similarity"
     _number(op, "eps", eps)
-    shape = _broadcast_shape(op, self.shape, other.shape)
+    shape = _broadcast_shape(op, x1.shape, x2.shape)
     d = norm_dim(dim, len(shape), op)
     xs = []
-    for t in (self, other):
+    for t in (x1, x2):
         if not is_float(t._data.dtype):
             t = t.to_dtype(DType.Float32)
         xs.append(t if t.shape == shape else t.expand(shape))
     x1, x2 = xs
-    n1 = x1.norm(2.0, d, keepdim=True).clamp_min(eps)
-    n2 = x2.norm(2.0, d, keepdim=True).clamp_min(eps)
+    n1 = _clamp_min_passing_grad(x1.norm(2.0, d, keepdim=True), eps)
+    n2 = _clamp_min_passing_grad(x2.norm(2.0, d, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum_dim(d)
+
+
+def _clamp_min_passing_grad(n, eps):
+    """``max(n, eps)`` whose gradient is that of ``n`` everywhere: PyTorch clamps the
+    norms of cosine_similarity in place under no_grad, so autograd never sees the
+    clamp (the norm's own gradient still flows where the norm is below eps)."""
+    nd = n._data
+    shift = xp(nd).maximum(nd, eps).astype(nd.dtype) - nd
+    return n if not bool((shift != 0).any()) else n + _const(shift)
 
 
 # ------------------------------------------------------------------- cdist

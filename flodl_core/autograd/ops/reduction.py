@@ -13,13 +13,17 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from ...errors import AutogradError, ShapeError
 from ...tensor import Tensor
 from ..function import AUTOCAST_FP32, Function, op_method
 from ..grad_mode import state
-from ._util import float_input, norm_dim, norm_dims, require_float, upcast, xp
+from ._util import FLOAT32, float_input, norm_dim, norm_dims, require_float, upcast, xp
+from .rearrange import Flip
 
 INT64 = "int64"
+FLOAT64 = np.dtype(np.float64)
 
 
 # ---------------------------------------------------------------- helpers
@@ -167,35 +171,47 @@ def _variance(x, axes, keepdim, correction):
     return ss / max(n - correction, 0)   # n <= correction: Inf/NaN, as in PyTorch
 
 
-def _var_backward(g, x, axes, keepdim, correction):
-    """d var / dx applied to ``g``: g * 2 (x - mean) / (n - correction)."""
+def _var_backward(g, x, axes, keepdim, correction, full=False):
+    """d var / dx applied to ``g``: g * 2 (x - mean) / (n - correction).
+
+    ``full``: var()/std() of every element with no dim given. There PyTorch's
+    var_backward treats n - correction <= 0 apart: the factor is NaN where x
+    equals the mean and +inf elsewhere (not 2 (x - mean) / (n - correction)).
+    """
     n = _count(x.shape, axes)
     centered = x - Mean(axes, True)(x)
+    if (full or x.ndim == 0) and n - correction <= 0:
+        xd, cd = x._data, centered._data
+        factor = xp(xd).where(cd == 0, float("nan"), float("inf")).astype(xd.dtype)
+        return _unreduce(g, x.shape, axes, keepdim) * _const(factor)
     return _unreduce(g, x.shape, axes, keepdim) * centered.mul_scalar(
         2.0 / (n - correction) if n != correction else float("inf"))
 
 
 class Var(Function):
     autocast_policy = AUTOCAST_FP32
-    __slots__ = ("axes", "keepdim", "correction")
+    __slots__ = ("axes", "keepdim", "correction", "full")
 
-    def __init__(self, axes, keepdim, correction):
+    def __init__(self, axes, keepdim, correction, full=False):
         self.axes, self.keepdim, self.correction = axes, keepdim, correction
+        self.full = full
 
     def forward(self, x):
         return _finish(_variance(x, self.axes, self.keepdim, self.correction), x.dtype)
 
     def backward(self, gy):
-        return _var_backward(gy, self.inputs[0], self.axes, self.keepdim, self.correction)
+        return _var_backward(gy, self.inputs[0], self.axes, self.keepdim, self.correction,
+                             self.full)
 
 
 class Std(Function):
     autocast_policy = AUTOCAST_FP32
-    __slots__ = ("axes", "keepdim", "correction")
+    __slots__ = ("axes", "keepdim", "correction", "full")
     retain_outputs = (0,)
 
-    def __init__(self, axes, keepdim, correction):
+    def __init__(self, axes, keepdim, correction, full=False):
         self.axes, self.keepdim, self.correction = axes, keepdim, correction
+        self.full = full
 
     def forward(self, x):
         return _finish(xp(x).sqrt(_variance(x, self.axes, self.keepdim, self.correction)),
@@ -206,43 +222,56 @@ class Std(Function):
         zero = (y._data == 0).astype(y._data.dtype)
         # Where std is 0 every centred value is 0: the gradient is 0 (PyTorch masks it).
         g = gy / (y + _const(zero)).mul_scalar(2.0)
-        return _var_backward(g, self.inputs[0], self.axes, self.keepdim, self.correction)
+        return _var_backward(g, self.inputs[0], self.axes, self.keepdim, self.correction,
+                             self.full)
 
 
-def _check_correction(op, correction):
+def _check_correction(op, correction, unbiased=None):
+    """The correction; PyTorch's legacy ``unbiased`` flag means correction 1 or 0."""
+    if unbiased is not None:
+        if not isinstance(unbiased, bool):
+            raise TypeError(f"{op}: unbiased must be a bool, got {type(unbiased).__name__}")
+        if correction is not None:
+            raise TypeError(f"{op}: give either correction or unbiased, not both")
+        return int(unbiased)
+    if correction is None:
+        return 1
     if isinstance(correction, bool) or not isinstance(correction, numbers.Real):
         raise TypeError(f"{op}: correction must be a number, got {type(correction).__name__}")
     return correction
 
 
 @op_method
-def var(self, correction=1):
-    """Variance of all elements, dividing by ``N - correction`` (NaN when that is <= 0)."""
+def var(self, correction=None, unbiased=None):
+    """Variance of all elements, dividing by ``N - correction`` (default 1; NaN or
+    inf when that is <= 0). ``unbiased=False`` is ``correction=0`` (PyTorch)."""
     require_float("var", self._data)
-    return Var(tuple(range(self.ndim)), False, _check_correction("var", correction))(self)
+    return Var(tuple(range(self.ndim)), False, _check_correction("var", correction, unbiased),
+               full=True)(self)
 
 
 @op_method
-def std(self, correction=1):
+def std(self, correction=None, unbiased=None):
     """Standard deviation of all elements (see :meth:`var`)."""
     require_float("std", self._data)
-    return Std(tuple(range(self.ndim)), False, _check_correction("std", correction))(self)
+    return Std(tuple(range(self.ndim)), False, _check_correction("std", correction, unbiased),
+               full=True)(self)
 
 
 @op_method
-def var_dim(self, dim, keepdim=False, correction=1):
-    """Variance over ``dim`` (an int or a tuple of ints)."""
+def var_dim(self, dim, keepdim=False, correction=None, unbiased=None):
+    """Variance over ``dim`` (an int or a tuple of ints; None: every dim, as var())."""
     require_float("var_dim", self._data)
     return Var(_axes(dim, self.ndim, "var_dim"), bool(keepdim),
-               _check_correction("var_dim", correction))(self)
+               _check_correction("var_dim", correction, unbiased), full=dim is None)(self)
 
 
 @op_method
-def std_dim(self, dim, keepdim=False, correction=1):
-    """Standard deviation over ``dim`` (an int or a tuple of ints)."""
+def std_dim(self, dim, keepdim=False, correction=None, unbiased=None):
+    """Standard deviation over ``dim`` (an int or a tuple of ints; None: every dim)."""
     require_float("std_dim", self._data)
     return Std(_axes(dim, self.ndim, "std_dim"), bool(keepdim),
-               _check_correction("std_dim", correction))(self)
+               _check_correction("std_dim", correction, unbiased), full=dim is None)(self)
 
 
 # ---------------------------------------------------------------- max, min
@@ -398,6 +427,12 @@ def prod_dim(self, dim, keepdim=False):
 # ------------------------------------------------------------------ cumsum
 
 
+def cum_acc_dtype(a):
+    """Accumulator dtype of cumsum/cumprod: PyTorch's CPU kernels run float32
+    scans in float64 (``acc_type``), then round; NumPy arrays do the same here."""
+    return FLOAT64 if a.dtype == FLOAT32 and xp(a) is np else a.dtype
+
+
 class Cumsum(Function):
     autocast_policy = AUTOCAST_FP32
     __slots__ = ("dim",)
@@ -409,15 +444,16 @@ class Cumsum(Function):
         if x.ndim == 0:
             return _int_result(x).copy()
         a = _int_result(upcast(x))
-        y = xp(a).cumsum(a, axis=self.dim)
+        y = xp(a).cumsum(a, axis=self.dim, dtype=cum_acc_dtype(a))
         return y if x.dtype.kind in "biu" else _finish(y, x.dtype)
 
     def backward(self, gy):
         if gy.ndim == 0:
             return gy
         d = self.dim
-        # Reverse cumulative sum, without a flip: total - cumsum + gy.
-        return Sum((d,), True)(gy) - Cumsum(d)(gy) + gy
+        # Reverse cumulative sum as PyTorch computes it (flip, cumsum, flip): the
+        # shortcut total - cumsum + gy loses the small tail sums to cancellation.
+        return Flip((d,))(Cumsum(d)(Flip((d,))(gy)))
 
 
 @op_method
@@ -430,12 +466,14 @@ def cumsum(self, dim):
 
 
 def _shifted(a, axes):
-    """``a - max(a)`` over ``axes`` (infinite maxima replaced by 0)."""
-    m = xp(a)
+    """``a - max(a)`` over ``axes``. An infinite max is subtracted as is (the
+    slice becomes NaN), as PyTorch's softmax/log_softmax kernels do: a slice
+    holding +inf, or only -inf, gives NaN everywhere."""
     if a.size == 0:
         return a
     mx = a.max(axis=axes, keepdims=True)
-    return a - m.where(m.isfinite(mx), mx, 0)
+    with np.errstate(invalid="ignore"):
+        return a - mx
 
 
 class Softmax(Function):
@@ -480,6 +518,7 @@ class LogSoftmax(Function):
 class Logsumexp(Function):
     autocast_policy = AUTOCAST_FP32
     __slots__ = ("axes", "keepdim")
+    retain_outputs = (0,)
 
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
@@ -500,8 +539,11 @@ class Logsumexp(Function):
         return _finish(y, float_input(x).dtype)
 
     def backward(self, gy):
+        # PyTorch's formula, exp(x - logsumexp(x)): with an infinite result only the
+        # infinite inputs get NaN (a softmax would make the whole slice NaN).
         x = self.inputs[0]
-        return _unreduce(gy, x.shape, self.axes, self.keepdim) * Softmax(self.axes)(x)
+        y = _unreduce(self.output(), x.shape, self.axes, self.keepdim)
+        return _unreduce(gy, x.shape, self.axes, self.keepdim) * (x - y).exp()
 
 
 @op_method
@@ -551,7 +593,16 @@ class SignedPow(Function):
         return gy * SignedPow(self.q - 1)(x) * _const(sign).mul_scalar(self.q)
 
 
+def _sign0(x):
+    """sign(x) in x's dtype with 0 for NaN, like PyTorch's sgn (NumPy's gives NaN)."""
+    with np.errstate(invalid="ignore"):
+        return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
 class Norm(Function):
+    """Vector p-norm (torch.linalg.vector_norm): any real p, including 0 (the
+    count of nonzeros), inf (max |x|) and -inf (min |x|)."""
+
     autocast_policy = AUTOCAST_FP32
     __slots__ = ("p", "axes", "keepdim")
     retain_outputs = (0,)
@@ -567,27 +618,43 @@ class Norm(Function):
             y = m.sqrt((a * a).sum(axis=axes, keepdims=keep))
         elif p == 1:
             y = m.abs(a).sum(axis=axes, keepdims=keep)
-        elif p == math.inf:
+        elif p == 0:
+            y = (a != 0).sum(axis=axes, keepdims=keep).astype(a.dtype)
+        elif math.isinf(p):
             _nonempty("norm", a, axes)
-            y = m.abs(a).max(axis=axes, keepdims=keep)
+            y = m.abs(a)
+            y = y.max(axis=axes, keepdims=keep) if p > 0 else y.min(axis=axes, keepdims=keep)
         else:
-            y = (m.abs(a) ** p).sum(axis=axes, keepdims=keep) ** (1.0 / p)
+            with np.errstate(divide="ignore"):      # 0 ** negative p is inf, as in PyTorch
+                y = (m.abs(a) ** p).sum(axis=axes, keepdims=keep) ** (1.0 / p)
         return _finish(y, x.dtype)
 
     def backward(self, gy):
+        # PyTorch's norm_backward, case by case.
         x = self.inputs[0]
         p, axes, keep = self.p, self.axes, self.keepdim
         y = self.output()
         g = _unreduce(gy, x.shape, axes, keep)
         xd, yd = x._data, y._data
         m = xp(xd)
-        if p == math.inf:
-            # Split evenly among the elements of largest magnitude (PyTorch).
+        if p == 0:
+            # Piecewise constant: zeros (exact even for an infinite upstream gradient).
+            return g.masked_fill(_const(m.ones((), dtype=bool)), 0)
+        if math.isinf(p):
+            # Split evenly among the elements of largest (inf) or smallest (-inf)
+            # magnitude, NaNs included, with their signs.
             yk = yd if keep else yd.reshape(_keep_shape(xd.shape, axes))
-            mask = (m.abs(xd) == yk).astype(xd.dtype)
+            ax = m.abs(xd)
+            mask = ((ax == yk) | m.isnan(ax)).astype(xd.dtype)
             count = mask.sum(axis=axes, keepdims=True)
-            weights = m.sign(xd) * mask / m.where(count == 0, 1, count).astype(xd.dtype)
+            weights = _sign0(xd) * mask / m.where(count == 0, 1, count).astype(xd.dtype)
             return g * _const(weights.astype(xd.dtype))
+        if p == 1:
+            return g * _const(_sign0(xd))      # PyTorch: sgn(x) * grad (0 at 0 and NaN)
+        if p < 1:
+            # sign(x) |x|^(p-1) (0 at x == 0) * norm^(1-p): also for p < 0.
+            return g * SignedPow(p - 1)(x) * _unreduce(y.pow_scalar(1 - p), x.shape, axes,
+                                                       keep)
         zero = _const((yd == 0).astype(yd.dtype))   # norm 0: gradient 0, not NaN
         if p == 2:
             return g * x / _unreduce(y + zero, x.shape, axes, keep)
@@ -597,15 +664,16 @@ class Norm(Function):
 
 @op_method
 def norm(self, p=2.0, dim=None, keepdim=False):
-    """Vector p-norm over ``dim`` (None: all elements), for p > 0 or ``inf``.
-
-    ``p="fro"`` is the 2-norm. At 0 the gradient is 0.
-    """
+    """Vector p-norm over ``dim`` (None: all elements), as torch.norm /
+    torch.linalg.vector_norm: any real p, with ``inf`` (max |x|), ``-inf``
+    (min |x|) and 0 (the number of nonzeros). ``p="fro"`` is the 2-norm.
+    Gradients follow PyTorch (0 where the norm is 0, split evenly among ties
+    for +-inf)."""
     require_float("norm", self._data)
     if p == "fro":
         p = 2.0
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p > 0:
-        raise ValueError(f"norm: p must be a number > 0 or inf, got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
+        raise ValueError(f"norm: p must be a real number, inf, -inf or 'fro', got {p!r}")
     p = float(p)
     return Norm(p, _axes(dim, self.ndim, "norm"), bool(keepdim))(self)
 

@@ -242,14 +242,14 @@ def index_add(self, dim, index, source, alpha=1):
 
 @op_function(differentiable=False)
 @op_method(differentiable=False)
-def one_hot(self, num_classes=-1):
+def one_hot(tensor, num_classes=-1):
     """Int64 one-hot encoding of an Int64 tensor of class indices (shape ``(*,
     num_classes)``), as torch.nn.functional.one_hot; ``num_classes=-1`` uses
     ``max + 1``. Not differentiable: returns a Tensor."""
-    a = self._data
+    a = tensor._data
     if a.dtype != INT64:
         raise DTypeError(f"one_hot: expected an Int64 tensor of class indices, got "
-                         f"{self.dtype.name}")
+                         f"{tensor.dtype.name}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
         raise TypeError(f"one_hot: num_classes must be an int, got "
                         f"{type(num_classes).__name__}")

@@ -10,7 +10,7 @@ import math
 
 from ...errors import FlodlIndexError, ShapeError
 from ..function import Function, op_method
-from ._util import compute_dtype, norm_dim, xp
+from ._util import compute_dtype, norm_dim, norm_dims, xp
 
 
 def _shape_arg(shape) -> tuple:
@@ -67,15 +67,15 @@ def view(self, *shape):
 
 @op_method
 def squeeze(self, dim=None):
-    """Drop size-1 dims (all of them, or only ``dim``: a no-op if it is not 1)."""
+    """Drop size-1 dims: all of them, or only ``dim`` (an int or, as in PyTorch 2,
+    a tuple/list of ints); a listed dim whose size is not 1 stays."""
     shape = self.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
     else:
-        d = norm_dim(dim, len(shape), "squeeze")
-        if len(shape) == 0 or shape[d] != 1:
-            return Reshape(shape)(self)
-        new = shape[:d] + shape[d + 1:]
+        dims = norm_dims(dim if isinstance(dim, (tuple, list)) else (dim,), len(shape),
+                         "squeeze")
+        new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
     return Reshape(new)(self)
 
 
@@ -125,7 +125,10 @@ class Transpose(Function):
 def transpose(self, dim0, dim1):
     """Swap two dims."""
     n = self.ndim
-    return Transpose(norm_dim(dim0, n, "transpose"), norm_dim(dim1, n, "transpose"))(self)
+    d0, d1 = norm_dim(dim0, n, "transpose"), norm_dim(dim1, n, "transpose")
+    if n == 0:
+        return Reshape(())(self)     # dims 0 / -1 of a 0-d tensor: itself, as in PyTorch
+    return Transpose(d0, d1)(self)
 
 
 @op_method(name="t")

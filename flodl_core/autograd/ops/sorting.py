@@ -24,7 +24,7 @@ from ..grad_mode import state
 from ..variable import Variable
 from ._util import norm_dim, upcast, xp
 from .indexing import Gather
-from .reduction import Cumsum
+from .reduction import Cumsum, cum_acc_dtype
 from .rearrange import Flip
 
 INT64 = np.dtype(np.int64)
@@ -75,7 +75,7 @@ class Cumprod(Function):
         if x.ndim == 0:
             return x.astype(INT64) if x.dtype.kind in "biu" else x.copy()
         a = x.astype(INT64) if x.dtype.kind in "biu" else upcast(x)
-        y = xp(a).cumprod(a, axis=self.dim)
+        y = xp(a).cumprod(a, axis=self.dim, dtype=cum_acc_dtype(a))   # float32: in float64
         return y if x.dtype.kind in "biu" else y.astype(x.dtype, copy=False)
 
     def backward(self, gy):

@@ -290,10 +290,13 @@ class Atan2(Function):
         return m.arctan2(_cast(a, dt), _cast(b, dt))
 
     def backward(self, gy):
+        # PyTorch's atan2_backward: 1 / (a^2 + b^2) masked to 0 where that is 0, so
+        # the gradient at the origin is 0 (not NaN).
         a, b = self.inputs
         denom = a * a + b * b
-        ga = gy * b / denom if self.needs_grad(0) else None
-        gb = (gy * a).neg() / denom if self.needs_grad(1) else None
+        recip = denom.reciprocal().masked_fill(_const(denom._data == 0), 0)
+        ga = gy * b * recip if self.needs_grad(0) else None
+        gb = gy * a.neg() * recip if self.needs_grad(1) else None
         return ga, gb
 
 

@@ -216,6 +216,8 @@ def _norm_samples(rng):
         _s(u((2, 3)), 0.5), _s(u((2, 3)), 2, (0, 1), True), _s(u((2, 3, 2)), 2.0, [-1, 0]),
         _s(u(())), _s(u((1, 3)), 1, -1, True), _s(u((2, 3)), "fro"),
         _s(_signed_distinct(rng, (2, 3)), inf), _s(_signed_distinct(rng, (2, 3)), inf, 1, True),
+        _s(_signed_distinct(rng, (2, 3)), -inf), _s(_signed_distinct(rng, (3, 2)), -inf, 0),
+        _s(u((2, 3)), -1.5, 1), _s(u((4,)), 0, desc="p=0: count of nonzeros, zero gradient"),
         _s(u((3, 2)), 2.0, 0, nc=True),
     ]
 
@@ -226,6 +228,10 @@ def _norm_ref(x, p=2.0, dim=None, keepdim=False):
     a = np.abs(x)
     if p == float("inf"):
         return np.max(a, axis=axis, keepdims=keepdim)
+    if p == -float("inf"):
+        return np.min(a, axis=axis, keepdims=keepdim)
+    if p == 0:
+        return np.sum(a != 0, axis=axis, keepdims=keepdim).astype(x.dtype)
     return np.sum(a ** p, axis=axis, keepdims=keepdim) ** (1.0 / p)
 
 
