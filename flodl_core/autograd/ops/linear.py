@@ -9,6 +9,8 @@ Half types (Float16, BFloat16) multiply in float32 and round once, as matmul doe
 """
 from __future__ import annotations
 
+import math
+
 from ...backend.dtype import dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import TensorLike
@@ -42,7 +44,8 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         out_f, in_f = w.shape
-        rows = x.reshape(-1, in_f)
+        n = math.prod(x.shape[:-1])     # not -1: a zero-size feature dim must work too
+        rows = x.reshape(n, in_f)
         cd = compute_dtype(x)
         if cd != x.dtype:
             y = xp(x).matmul(rows.astype(cd), w.astype(cd).T)
@@ -58,9 +61,10 @@ class Linear(Function):
     def backward(self, gy):
         x, w = self.inputs[0], self.inputs[1]
         out_f, in_f = w.shape
-        g2 = gy.reshape(-1, out_f)
+        n = math.prod(x.shape[:-1])
+        g2 = gy.reshape(n, out_f)
         gx = g2.matmul(w).reshape(x.shape) if self.needs_grad(0) else None
-        gw = g2.t().matmul(x.reshape(-1, in_f)) if self.needs_grad(1) else None
+        gw = g2.t().matmul(x.reshape(n, in_f)) if self.needs_grad(1) else None
         gb = None
         if len(self.inputs) > 2 and self.needs_grad(2):
             gb = g2.sum_dim(0)

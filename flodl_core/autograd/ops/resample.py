@@ -594,6 +594,20 @@ def _unnormalize_array(coord, size, align_corners):
     return ((coord + dt(1)) * dt(size) - dt(1)) / dt(2)
 
 
+def _border_coords(m, c, size):
+    """PyTorch's clip_coordinates for 'border' on pixel coordinates ``c`` (an
+    array): (the clipped coordinates, their slope d clipped / d c). As in
+    PyTorch's kernels (clip_coordinates_set_grad) the slope is 0 wherever the
+    clip is active, including exactly on 0 and size - 1."""
+    inside = (c > 0) & (c < size - 1)
+    return m.clip(c, 0, size - 1), inside.astype(c.dtype)
+
+
+def _with_slope(t, new, slope):
+    """A Variable equal to ``new`` whose gradient wrt ``t`` is ``slope`` (elementwise)."""
+    return Tensor._wrap(new) + (t - Tensor._wrap(t._data)) * Tensor._wrap(slope)
+
+
 @op_function
 @autocast_op(AUTOCAST_PROMOTE)
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
@@ -656,7 +670,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             ix = ((gx + 1.0) * float(w) - 1.0) / 2.0
             iy = ((gy + 1.0) * float(h) - 1.0) / 2.0
         if border:
-            ix, iy = ix.clamp(0, w - 1), iy.clamp(0, h - 1)
+            # not clamp(): PyTorch's slope is 0 on the clip boundary itself
+            ix = _with_slope(ix, *_border_coords(m, ix._data, w))
+            iy = _with_slope(iy, *_border_coords(m, iy._data, h))
         x0 = m.floor(ix._data)
         y0 = m.floor(iy._data)
         wx1 = ix - Tensor._wrap(x0)
