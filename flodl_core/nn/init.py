@@ -95,6 +95,9 @@ def _kaiming_std(shape, a, mode, nonlinearity):
         raise ValueError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _fans(_shape(shape))
     fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:
+        # a zero-element weight (Linear(0, n)): nothing to draw; torch returns it as is
+        return 0.0
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
@@ -162,16 +165,18 @@ def _fill(param, tensor):
     return param
 
 
-def uniform_(param, low=0.0, high=1.0):
-    return _fill(param, uniform(param.shape, low, high, param.dtype, param.device))
+def uniform_(param, a=0.0, b=1.0):
+    # torch.nn.init.uniform_'s argument names (a, b), so keyword calls port unchanged
+    return _fill(param, uniform(param.shape, a, b, param.dtype, param.device))
 
 
 def normal_(param, mean=0.0, std=1.0):
     return _fill(param, normal(param.shape, mean, std, param.dtype, param.device))
 
 
-def constant_(param, value):
-    return _fill(param, constant(param.shape, value, param.dtype, param.device))
+def constant_(param, val):
+    # torch.nn.init.constant_'s argument name (val)
+    return _fill(param, constant(param.shape, val, param.dtype, param.device))
 
 
 def zeros_(param):

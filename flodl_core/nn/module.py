@@ -194,15 +194,27 @@ class Module:
         return self.to_dtype(target) if isinstance(target, DType) else self.move_to_device(target)
 
     # ------------------------------------------------------------ state dict
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Parameters and persistent buffers as NumPy copies, by dotted name."""
-        out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p._host().copy()
-        for name, b in self.named_buffers():
-            if b.persistent:
-                out[name] = b._host().copy()
+    def _state_entries(self) -> list:
+        """(dotted name, Parameter or persistent Buffer) in PyTorch's ``state_dict`` order:
+        each module's own parameters, then its persistent buffers, then its children's
+        entries. As in torch, a tensor shared by two modules is listed under both names,
+        so a state dict of a model with tied weights loads either way."""
+        out = []
+
+        def walk(mod, prefix, path):
+            out.extend((prefix + n, p) for n, p in mod._parameters.items())
+            out.extend((prefix + n, b) for n, b in mod._buffers.items() if b.persistent)
+            for n, child in mod._modules.items():
+                if id(child) not in path:        # guard against cycles
+                    walk(child, f"{prefix}{n}.", path | {id(child)})
+
+        walk(self, "", {id(self)})
         return out
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Parameters and persistent buffers as NumPy copies, by dotted name, in
+        PyTorch's order (per module: parameters, buffers, then sub-modules)."""
+        return OrderedDict((name, t._host().copy()) for name, t in self._state_entries())
 
     def load_state_dict(self, state: dict, strict: bool = True) -> "LoadReport":
         """Copy values from ``{name: array}`` (NumPy arrays or tensors).
@@ -211,8 +223,7 @@ class Module:
         leaves the model unchanged. With ``strict``, missing or unexpected
         names raise; shape mismatches always raise.
         """
-        targets = OrderedDict(self.named_parameters())
-        targets.update((n, b) for n, b in self.named_buffers() if b.persistent)
+        targets = OrderedDict(self._state_entries())
         report = LoadReport(
             missing=[n for n in targets if n not in state],
             skipped=[n for n in state if n not in targets])
@@ -322,6 +333,15 @@ class LoadReport:
 
     @property
     def unexpected(self) -> list:
+        return self.skipped
+
+    # the field names of torch's load_state_dict result, so ported code reads them as is
+    @property
+    def missing_keys(self) -> list:
+        return self.missing
+
+    @property
+    def unexpected_keys(self) -> list:
         return self.skipped
 
     @property

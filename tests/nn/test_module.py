@@ -100,7 +100,9 @@ def test_state_dict_round_trip_and_report():
     for p in a.parameters():
         p.set_data(fl.randn(*p.shape))
     sd = a.state_dict()
-    assert list(sd) == [n for n, _ in a.named_parameters()] + [n for n, _ in a.named_buffers()]
+    # PyTorch's order: each module's parameters, then its buffers, then its children
+    assert list(sd) == [f"{m}.{n}" for m in ("encoder", "heads.0", "heads.1", "extra.a")
+                        for n in ("weight", "bias", "count")]
     report = b.load_state_dict(sd)
     assert report.ok
     for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):

@@ -213,7 +213,8 @@ class PReLU(Module):
     """``x`` where ``x > 0``, else ``weight * x``, with a learned ``weight``.
 
     ``num_parameters``: 1 (shared) or the number of channels (dim 1 of the
-    input; dim 0 of a 1-D input). ``weight`` (num_parameters,) starts at ``init``.
+    input; a 0-D or 1-D input has one channel, as in PyTorch). ``weight``
+    (num_parameters,) starts at ``init``.
     (PyTorch's ``prelu.num_parameters`` attribute is the method
     ``prelu.num_parameters()`` here, which gives the same count.)
     """
@@ -228,7 +229,8 @@ class PReLU(Module):
         shape = _tensor_input(self, input)
         n = self.weight.numel()
         if n != 1:
-            channels = shape[1] if len(shape) > 1 else (shape[0] if shape else None)
+            # torch: a 1-D input has no channel dim (one channel), so it needs one weight
+            channels = shape[1] if len(shape) > 1 else 1
             if channels != n:
                 raise ShapeError(f"PReLU(num_parameters={n}): input channels (dim 1) must be "
                                  f"{n}, got shape {shape}")
