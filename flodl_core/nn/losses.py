@@ -11,8 +11,9 @@ from the ops' own backward formulas; two are fused Functions:
   written with framework ops, so it differentiates again.
 * ``ctc_loss`` (``CTCLoss``): the forward-backward recursion in log space,
   vectorised over the batch and the extended label positions (one Python
-  step per time step). Its gradient is the exact derivative with respect to
-  ``log_probs`` (see ``CTCLoss`` for how it relates to PyTorch's).
+  step per time step). Its gradient follows PyTorch's convention: the
+  gradient with respect to the logits of a log_softmax that produced
+  ``log_probs`` (see ``CTCLoss``).
 
 Every public loss is listed in ``LOSSES`` (name -> function), which the op
 registry's completeness test checks against its ``"loss.<name>"`` entries.
@@ -36,6 +37,8 @@ LOSSES = {}
 
 _REDUCTIONS = ("mean", "sum", "none")
 _INF = float("inf")
+# PyTorch's EPSILON in bce's gradient and cosine_embedding_loss is the float 1e-12f.
+_EPS12 = float(np.float32(1e-12))
 
 
 def _register(fn):
@@ -77,6 +80,16 @@ def _same_shape(op, input, target, what="target"):
     if tuple(input.shape) != tuple(target.shape):
         raise ShapeError(f"{op}: {what} shape {tuple(target.shape)} does not match input "
                          f"shape {tuple(input.shape)}")
+
+
+def _check_broadcast(op, what, *shapes):
+    """A ShapeError naming the loss, rather than the failing op's, for shapes that
+    do not broadcast together."""
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError(f"{op}: {what} shapes {', '.join(str(tuple(s)) for s in shapes)} "
+                         f"do not broadcast together") from None
 
 
 def _reduce(loss, reduction):
@@ -230,9 +243,20 @@ def _nll_parts(op, logp, target, weight, ignore_index):
     return picked.neg() * w, w
 
 
-def _weighted_reduce(loss, w, reduction):
+def _weighted_reduce(loss, w, reduction, valid):
+    """Reduce per-target losses; ``"mean"`` divides by the total weight ``w.sum()``.
+    ``valid`` (an array of the loss's shape) marks the targets not ignored."""
     if reduction == "mean":
-        return loss.sum() / w.sum()
+        total = w.sum()
+        if bool(_value(total) == 0):
+            # Zero total weight (every target ignored, or only zero-weight classes):
+            # PyTorch returns 0/0 = nan, with gradient nan for the targets kept and 0 for
+            # the ignored ones. Dividing by 0 here would make the ignored ones nan too
+            # (0 * inf), so scale by that nan/0 mask instead and add the nan as a constant.
+            m = xp(valid)
+            scale = m.where(valid, math.nan, 0.0).astype(_value(loss).dtype)
+            return (loss * _const(scale)).sum().add_scalar(math.nan)
+        return loss.sum() / total
     return _reduce(loss, reduction)
 
 
@@ -262,7 +286,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     loss, w = _nll_parts(op, x, t, weight, ignore_index)
     if unbatched:
         loss, w = loss.squeeze(0), w.squeeze(0)
-    return _weighted_reduce(loss, w, reduction)
+    return _weighted_reduce(loss, w, reduction, _value(target) != ignore_index)
 
 
 @_register
@@ -325,7 +349,7 @@ def cross_entropy_loss(input, target, weight=None, ignore_index=-100, reduction=
         loss = loss.mul_scalar(1.0 - eps) + smooth.mul_scalar(eps / n_classes)
     if unbatched:
         loss, w = loss.squeeze(0), w.squeeze(0)
-    return _weighted_reduce(loss, w, reduction)
+    return _weighted_reduce(loss, w, reduction, _value(target) != ignore_index)
 
 
 class BinaryCrossEntropy(Function):
@@ -333,8 +357,9 @@ class BinaryCrossEntropy(Function):
     -100 (PyTorch's binary_cross_entropy). Inputs: probabilities x, target t.
 
     The x-gradient is ``(x - t) / max(x (1 - x), 1e-12)`` as in PyTorch, finite at
-    x = 0 and 1; the t-gradient is ``log(1 - x) - log(x)`` (clamped logs). Both are
-    written with framework ops, so they differentiate again.
+    x = 0 and 1; the t-gradient is PyTorch's ``-logit(x) = log(1 - x) - log(x)``
+    (logs not clamped, so infinite at x = 0 and 1). Both are written with framework
+    ops, so they differentiate again.
     """
 
     def forward(self, x, t):
@@ -348,10 +373,12 @@ class BinaryCrossEntropy(Function):
         x, t = self.inputs
         gx = gt = None
         if self.needs_grad(0):
-            denom = (x * x.neg().add_scalar(1.0)).clamp_min(1e-12)
+            denom = (x * x.neg().add_scalar(1.0)).clamp_min(_EPS12)
             gx = gy * (x - t) / denom
         if self.needs_grad(1):
-            gt = gy * (x.neg().log1p().clamp_min(-100.0) - x.log().clamp_min(-100.0))
+            # PyTorch's target gradient is -logit(x) with unclamped logs (infinite at
+            # x = 0 and 1), like its x-gradient not the derivative of the clamped loss.
+            gt = gy * (x.neg().log1p() - x.log())
         return gx, gt
 
 
@@ -371,6 +398,8 @@ def bce_loss(input, target, weight=None, reduction="mean"):
                          f"max {float(m.nanmax(x)) if x.size else 0.0})")
     loss = BinaryCrossEntropy()(input, _as_float_like(op, "target", target, input))
     if weight is not None:
+        _check_tensor(op, "weight", weight)
+        _check_broadcast(op, "input and weight", input.shape, weight.shape)
         loss = loss * _as_float_like(op, "weight", weight, input)
     return _reduce(loss, reduction)
 
@@ -385,6 +414,10 @@ def bce_with_logits_loss(input, target, weight=None, pos_weight=None, reduction=
     _check_reduction(op, reduction)
     _same_shape(op, input, target)
     t = _as_float_like(op, "target", target, input)
+    for name, w in (("weight", weight), ("pos_weight", pos_weight)):
+        if w is not None:
+            _check_tensor(op, name, w)
+            _check_broadcast(op, f"input and {name}", input.shape, w.shape)
     sp = input.neg().softplus(threshold=_INF)     # log(1 + exp(-x)), overflow-free
     if pos_weight is None:
         loss = t.neg().add_scalar(1.0) * input + sp
@@ -483,6 +516,10 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
                          f"{tuple(negative.shape)}")
     margin, p, eps = (_check_real(op, "margin", margin), _check_real(op, "p", p),
                       _check_real(op, "eps", eps))
+    if margin <= 0:     # as torch.nn.functional.triplet_margin_loss
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    _check_broadcast(op, "anchor, positive and negative", anchor.shape, positive.shape,
+                     negative.shape)
     d_pos = _pairwise_distance(anchor, positive, p, eps)
     d_neg = _pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -514,8 +551,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
                          f"{tuple(input1.shape)} (expected {expected})")
     dim = input1.ndim - 1
     prod = (input1 * input2).sum_dim(dim)
-    mag1 = input1.square().sum_dim(dim).add_scalar(1e-12)
-    mag2 = input2.square().sum_dim(dim).add_scalar(1e-12)
+    mag1 = input1.square().sum_dim(dim).add_scalar(_EPS12)
+    mag2 = input2.square().sum_dim(dim).add_scalar(_EPS12)
     cos = prod / (mag1 * mag2).sqrt()
     pos, neg = _sign_targets(op, target)
     loss = where(pos, cos.neg().add_scalar(1.0), 0.0) + \
@@ -571,12 +608,20 @@ class CTCLoss(Function):
 
     The forward runs the alpha recursion in log space over the extended labels
     (blanks interleaved, length 2S + 1), vectorised over the batch; backward
-    runs the beta recursion and returns the exact derivative
-    ``-exp(log(sum_{s: l'_s = c} alpha_t(s) beta_t(s)) + nll - log_probs)``
-    (alpha and beta both include the emission at t). PyTorch's kernel adds
-    ``exp(log_probs)`` to this, a term that vanishes through a log_softmax (which
-    is how ctc_loss is always fed), so gradients of the logits agree while ours
-    also passes a finite-difference check on ``log_probs`` themselves.
+    runs the beta recursion and returns PyTorch's gradient
+
+        exp(lp) - exp(log(sum_{s: l'_s = c} alpha_t(s) beta_t(s)) + nll - lp)
+
+    (lp = log_probs) for t < input_length (0 after it, and 0 for a sample whose
+    infinite loss ``zero_infinity`` zeroes), times the upstream gradient of each
+    sample's loss (alpha and beta both include the emission at t). Without the
+    ``exp(lp)`` term this is the exact derivative with respect to ``log_probs``;
+    with it, it is the gradient with respect to the *logits* when
+    ``log_probs = log_softmax(logits)`` (it lies along the directions a
+    log_softmax removes, so through an explicit log_softmax both conventions
+    give the same logits gradient). Users who read ``log_probs.grad`` on a leaf,
+    as in PyTorch's documented example, therefore see PyTorch's values; a
+    finite-difference check holds only through a log_softmax.
 
     No double backward: the second derivative needs the posterior covariance
     of the label occupancies (pairs of alignment positions), another
@@ -688,8 +733,14 @@ class CTCLoss(Function):
         # Sum over the positions s with l'_s = c: one batched matmul, (N, T, C).
         occ = m.matmul(e.transpose(1, 0, 2), onehot).transpose(1, 0, 2)
         nll = self._nll
+        # PyTorch's convention, so log_probs.grad matches torch's: exp(log_probs)
+        # minus the label posterior, the gradient w.r.t. the logits under
+        # log_probs = log_softmax(logits). The posterior term alone is the exact
+        # derivative w.r.t. log_probs; the added p = exp(log_probs) is removed by
+        # log_softmax's backward (v -> v - p * sum_c v, with sum_c p = 1), so the
+        # tangent parts agree and logits gradients are the same either way.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            g = -occ * m.exp(mx + nll[None, :, None] - lp)
+            g = m.exp(lp) - occ * m.exp(mx + nll[None, :, None] - lp)
         g = m.where((m.arange(T)[:, None] < il[None, :])[:, :, None], g, 0.0)
         if self.zero_infinity:
             g = m.where(self._inf[None, :, None], 0.0, g)
@@ -743,6 +794,14 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     each loss by its target length (at least 1) and averages over the batch.
     ``zero_infinity`` replaces infinite losses (impossible alignments) and their
     gradients by 0. First derivatives only.
+
+    The gradient of ``log_probs`` is PyTorch's: the gradient with respect to the
+    logits assuming ``log_probs = log_softmax(logits)``, i.e. the exact
+    derivative plus ``g * exp(log_probs)`` (g the upstream gradient of each
+    sample's loss) on the frames t < input_length. Through an explicit
+    log_softmax, as in ``ctc_loss(logits.log_softmax(-1), ...)``, the logits get
+    the true gradient; on a raw ``log_probs`` leaf the gradient is not the
+    derivative of the loss with respect to it (it is what PyTorch reports).
     """
     op = "ctc_loss"
     _check_float(op, "log_probs", log_probs)

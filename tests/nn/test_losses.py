@@ -3,7 +3,9 @@ values (ignored targets, saturated probabilities, impossible CTC alignments),
 dtype/type preservation and values pinned from PyTorch 2.13."""
 from __future__ import annotations
 
+import itertools
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -209,6 +211,124 @@ def test_ctc_impossible_alignment_and_zero_infinity():
     assert out.item() == 0.0
     out.backward()
     np.testing.assert_array_equal(lp.grad.to_numpy(), np.zeros((2, 1, 3)))
+
+
+def _ctc_path_posteriors(lp, targets, il, tl, blank):
+    """Brute force over every alignment path: per-sample NLL and the exact
+    derivative d NLL / d log_probs[t, n, c] = -P(path_t = c | target) (nan where
+    no path exists). ``targets`` padded (N, S)."""
+    T, N, C = lp.shape
+    nll, exact = np.zeros(N), np.zeros((T, N, C))
+    for n in range(N):
+        tgt = list(targets[n][:tl[n]])
+        total, occ = 0.0, np.zeros((T, C))
+        for path in itertools.product(range(C), repeat=int(il[n])):
+            collapsed = [c for i, c in enumerate(path)
+                         if c != blank and (i == 0 or c != path[i - 1])]
+            if collapsed == tgt:
+                p = math.exp(sum(lp[t, n, c] for t, c in enumerate(path)))
+                total += p
+                occ[np.arange(il[n]), list(path)] += p
+        nll[n] = -math.log(total) if total > 0 else math.inf
+        exact[:, n] = -occ / total if total > 0 else np.nan
+    return nll, exact
+
+
+def _torch_ctc_grad(lp, targets, il, tl, upstream, blank=0, zero_infinity=False):
+    """PyTorch's gradient of log_probs: (exact derivative + exp(log_probs)) times
+    each sample's upstream gradient for t < input_length, 0 after, and 0 for a
+    sample whose infinite loss zero_infinity zeroes."""
+    nll, exact = _ctc_path_posteriors(lp, targets, il, tl, blank)
+    g = (exact + np.exp(lp)) * upstream[None, :, None]
+    g[np.arange(lp.shape[0])[:, None] >= np.asarray(il)[None, :]] = 0.0
+    if zero_infinity:
+        g[:, np.isinf(nll)] = 0.0
+    return g
+
+
+# (T, N, C), padded targets, input_lengths, target_lengths, options.
+CTC_GRAD_CASES = {
+    "short-inputs": ((5, 3, 3), [[1, 2], [2, 2], [1, 0]], [5, 4, 2], [2, 2, 1], {}),
+    "empty-target": ((4, 2, 4), [[3, 1], [0, 0]], [4, 3], [2, 0], {}),
+    "blank-last": ((5, 2, 3), [[0, 1], [1, 1]], [5, 5], [2, 2], dict(blank=2)),
+    # Sample 0 needs 5 frames for 'a a a' but has 4: inf, zeroed with its gradient.
+    "zero-infinity": ((5, 2, 3), [[1, 1, 1], [2, 1, 0]], [4, 5], [3, 2],
+                      dict(zero_infinity=True)),
+}
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("case", sorted(CTC_GRAD_CASES))
+def test_ctc_log_probs_gradient_is_torchs_convention(case, reduction):
+    """The gradient of a log_probs leaf is PyTorch's (the gradient w.r.t. logits
+    under a log_softmax), checked against a path-enumerating NumPy computation."""
+    shape, targets, il, tl, kw = CTC_GRAD_CASES[case]
+    rng = np.random.default_rng(zlib.crc32(f"{case}{reduction}".encode()))
+    lp = np.log(rng.dirichlet(np.ones(shape[2]), shape[:2]))
+    targets = np.asarray(targets, dtype=np.int64)
+    N = shape[1]
+    x = var(lp)
+    out = L.ctc_loss(x, t64(targets), il, tl, reduction=reduction, **kw)
+    seed = rng.standard_normal(out.shape)
+    out.backward(fl.tensor(seed))
+    if reduction == "none":
+        upstream = seed
+    elif reduction == "sum":
+        upstream = np.full(N, float(seed))
+    else:
+        upstream = float(seed) / (N * np.maximum(np.asarray(tl), 1))
+    expected = _torch_ctc_grad(lp, targets, il, tl, upstream, **kw)
+    np.testing.assert_allclose(x.grad.to_numpy(), expected, rtol=1e-10, atol=1e-13)
+
+
+def test_ctc_log_probs_gradient_variants():
+    """Concatenated targets, int32 tensor lengths, unbatched and float32 inputs
+    get the same convention."""
+    rng = np.random.default_rng(11)
+    lp = np.log(rng.dirichlet(np.ones(4), (5, 2)))
+    targets, il, tl = np.array([[1, 3], [2, 0]]), [5, 4], [2, 1]
+    expected = _torch_ctc_grad(lp, targets, il, tl, np.ones(2))
+    x = var(lp)
+    L.ctc_loss(x, t64([1, 3, 2]), fl.tensor(np.array(il, np.int32)),
+               fl.tensor(np.array(tl, np.int32)), reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.to_numpy(), expected, rtol=1e-10, atol=1e-13)
+    x = var(lp[:, 0])
+    L.ctc_loss(x, t64([1, 3]), 5, 2, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.to_numpy(), expected[:, 0], rtol=1e-10, atol=1e-13)
+    x = var(lp, dtype=np.float32)
+    L.ctc_loss(x, t64(targets), il, tl, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.to_numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_ctc_impossible_alignment_gradient_is_nan_within_the_input_length():
+    """As in PyTorch: without zero_infinity an infinite loss has nan gradients on
+    its frames t < input_length, 0 after; other samples are unaffected."""
+    rng = np.random.default_rng(12)
+    lp = np.log(rng.dirichlet(np.ones(3), (5, 2)))
+    x = var(lp)
+    with np.errstate(invalid="ignore"):
+        L.ctc_loss(x, t64([[1, 1, 1], [2, 1, 0]]), [4, 5], [3, 2], reduction="none") \
+            .backward(fl.tensor(np.array([0.5, 2.0])))
+    g = x.grad.to_numpy()
+    assert np.isnan(g[:4, 0]).all() and not np.any(g[4:, 0])
+    expected = _torch_ctc_grad(lp, np.array([[1, 1, 1], [2, 1, 0]]), [4, 5], [3, 2],
+                               np.array([0.5, 2.0]))
+    np.testing.assert_allclose(g[:, 1], expected[:, 1], rtol=1e-10, atol=1e-13)
+
+
+def test_ctc_logits_gradient_through_log_softmax_is_the_exact_derivative():
+    """Through an explicit log_softmax the exp(log_probs) term cancels: the logits
+    get J^T (exact derivative), J the log_softmax Jacobian."""
+    rng = np.random.default_rng(13)
+    z = rng.standard_normal((5, 2, 3))
+    lp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    targets, il, tl = np.array([[1, 2], [2, 0]]), [5, 3], [2, 1]
+    _, exact = _ctc_path_posteriors(lp, targets, il, tl, 0)
+    exact[np.arange(5)[:, None] >= np.asarray(il)[None, :]] = 0.0
+    expected = exact - np.exp(lp) * exact.sum(-1, keepdims=True)
+    x = var(z)
+    L.ctc_loss(x.log_softmax(-1), t64(targets), il, tl, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.to_numpy(), expected, rtol=1e-10, atol=1e-13)
 
 
 def test_ctc_gradient_ignores_frames_past_the_input_length():

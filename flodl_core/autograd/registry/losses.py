@@ -386,7 +386,8 @@ _entry("triplet_margin_loss", ("anchor", "positive", "negative"), _triplet_sampl
 
 def _cos_emb_ref(x1, x2, t, margin=0.0, reduction="mean"):
     dot = (x1 * x2).sum(axis=-1)
-    cos = dot / np.sqrt(((x1 ** 2).sum(axis=-1) + 1e-12) * ((x2 ** 2).sum(axis=-1) + 1e-12))
+    eps = float(np.float32(1e-12))      # PyTorch's EPSILON is the float 1e-12f
+    cos = dot / np.sqrt(((x1 ** 2).sum(axis=-1) + eps) * ((x2 ** 2).sum(axis=-1) + eps))
     loss = np.where(t == 1, 1 - cos, 0.0) + np.where(t == -1, np.maximum(cos - margin, 0.0), 0.0)
     return _red(loss, reduction)
 
@@ -482,32 +483,47 @@ def _ctc_ref(lp, targets, input_lengths, target_lengths, blank=0, reduction="mea
     return _red(losses, reduction)
 
 
+def _ctc_logits_ref(logits, *args, **kwargs):
+    return _ctc_ref(_log_softmax(logits, 2), *args, **kwargs)
+
+
+def _ctc_logits_op(logits, *args, **kwargs):
+    return _losses().ctc_loss(logits.log_softmax(2), *args, **kwargs)
+
+
 def _ctc_samples(rng):
-    def log_probs(T, N, C):
-        return _log_softmax(rng.standard_normal((T, N, C)), 2)
+    def logits(T, N, C):
+        return rng.standard_normal((T, N, C))
     out = []
-    lp = log_probs(5, 2, 4)
+    x = logits(5, 2, 4)
     padded = np.array([[1, 2, 2], [3, 0, 0]], dtype=np.int64)
     il, tl = np.array([5, 4], dtype=np.int64), np.array([3, 1], dtype=np.int64)
-    out += _per_reduction((lp, padded, il, tl), desc="padded")
-    out.append(SampleInput((lp, np.array([1, 2, 2, 3], dtype=np.int64), il, tl),
+    out += _per_reduction((x, padded, il, tl), desc="padded")
+    out.append(SampleInput((x, np.array([1, 2, 2, 3], dtype=np.int64), il, tl),
                            desc="concatenated"))
-    out.append(SampleInput((log_probs(4, 2, 3), np.array([[2, 2], [1, 0]], dtype=np.int64),
+    out.append(SampleInput((logits(4, 2, 3), np.array([[2, 2], [1, 0]], dtype=np.int64),
                             np.array([4, 3], dtype=np.int64), np.array([2, 0], dtype=np.int64)),
                            dict(blank=0, reduction="none"), desc="empty target"))
-    out.append(SampleInput((log_probs(4, 2, 3), np.array([[0, 1], [1, 1]], dtype=np.int64),
+    out.append(SampleInput((logits(4, 2, 3), np.array([[0, 1], [1, 1]], dtype=np.int64),
                             np.array([4, 4], dtype=np.int64), np.array([2, 2], dtype=np.int64)),
                            dict(blank=2), desc="blank=2"))
     # Three repeated labels need 5 frames: sample 0 is impossible, its loss inf -> 0.
-    out.append(SampleInput((log_probs(4, 2, 3), np.array([[1, 1, 1], [2, 1, 0]], dtype=np.int64),
+    out.append(SampleInput((logits(4, 2, 3), np.array([[1, 1, 1], [2, 1, 0]], dtype=np.int64),
                             np.array([4, 4], dtype=np.int64), np.array([3, 2], dtype=np.int64)),
                            dict(zero_infinity=True, reduction="sum"), desc="zero_infinity"))
     return out
 
 
-_entry("ctc_loss", ("log_probs", "targets", "input_lengths", "target_lengths"), _ctc_samples,
-       _ctc_ref, supports_gradgrad=False,
-       gradgrad_reason="the second derivative of CTC needs the posterior covariance of label "
-                       "occupancies (a forward-backward pass over pairs of alignment "
-                       "positions); backward under create_graph raises, as PyTorch's has "
-                       "no double backward either")
+# ctc_loss's backward follows PyTorch's convention: the gradient w.r.t. the logits
+# of a log_softmax in front, not the derivative w.r.t. raw log_probs (it adds
+# exp(log_probs), which log_softmax's backward cancels). So the checked op feeds
+# ctc_loss a log_softmax over the class dim, the differentiable input is the
+# logits, and the reference composes the same NumPy log_softmax; the finite
+# differences then test CTCLoss's backward through the composition.
+register(OpInfo("loss.ctc_loss", _ctc_samples, _ctc_logits_ref, op=_ctc_logits_op,
+                supports_gradgrad=False,
+                gradgrad_reason="the second derivative of CTC needs the posterior "
+                                "covariance of label occupancies (a forward-backward pass "
+                                "over pairs of alignment positions); backward under "
+                                "create_graph raises, as PyTorch's has no double backward "
+                                "either"))
