@@ -10,7 +10,7 @@ from .rmsprop import RMSprop
 from .adagrad import Adagrad
 from .radam import RAdam
 from .nadam import NAdam
-from .clip import clip_grad_norm, clip_grad_value
+from .clip import NonFiniteNormError, clip_grad_norm, clip_grad_value
 from .grad_scaler import GradScaler
 from .precision import cast_parameters
 from .autocast import autocast, get_autocast_dtype, is_autocast_enabled
@@ -18,8 +18,8 @@ from .schedulers import *  # noqa: F401,F403
 from .schedulers import __all__ as _schedulers_all
 
 __all__ = ["Optimizer", "GroupBuilder", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
-           "RAdam", "NAdam", "clip_grad_norm", "clip_grad_value", "GradScaler",
-           "cast_parameters", "autocast", "is_autocast_enabled", "get_autocast_dtype"]
+           "RAdam", "NAdam", "clip_grad_norm", "clip_grad_value", "NonFiniteNormError",
+           "GradScaler", "cast_parameters", "autocast", "is_autocast_enabled", "get_autocast_dtype"]
 __all__ += list(_schedulers_all)
 
 OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, RAdam, NAdam)}

@@ -16,6 +16,11 @@ from ..errors import OptimizerError
 from .optimizer import as_param_list
 
 
+class NonFiniteNormError(OptimizerError, RuntimeError):
+    """``error_if_nonfinite=True`` with a NaN/Inf total norm. PyTorch raises
+    RuntimeError there; this is also flodl's usual ValueError (OptimizerError)."""
+
+
 def _with_grads(params) -> list:
     return [p for p in as_param_list(params) if p._grad is not None]
 
@@ -41,15 +46,18 @@ def _norm(g, norm_type: float) -> float:
 
 
 def _combine(norms: list, norm_type: float) -> float:
-    """The norm of the per-tensor norms, which is the norm of all values together."""
+    """The norm of the per-tensor norms (PyTorch's definition), which is the norm of
+    all values together except for norm_type 0."""
     if not norms:
         return 0.0
-    if norm_type == math.inf:
-        return max(norms)
-    if norm_type == -math.inf:
-        return min(norms)
+    if norm_type in (math.inf, -math.inf):
+        if any(math.isnan(n) for n in norms):
+            return math.nan     # as PyTorch; Python's max/min would skip a NaN not first
+        return max(norms) if norm_type > 0 else min(norms)
     if norm_type == 0:
-        return float(sum(norms))
+        # PyTorch takes the 0-"norm" of the per-tensor norms too: the number of
+        # gradients with any nonzero (or NaN) value, not the count of such values.
+        return float(sum(1 for n in norms if n != 0))
     return sum(n ** norm_type for n in norms) ** (1.0 / norm_type)
 
 
@@ -60,12 +68,14 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0,
     Returns the total norm before clipping (as ``torch.nn.utils.clip_grad_norm_``,
     whose semantics this follows): the gradients are multiplied by
     ``min(1, max_norm / (total + 1e-6))``. When the total norm is NaN or infinite,
-    ``error_if_nonfinite=True`` raises ValueError and leaves the gradients alone;
+    ``error_if_nonfinite=True`` raises an error that is both a ValueError and
+    (PyTorch's type) a RuntimeError, and leaves the gradients alone;
     otherwise the multiplication happens anyway (an infinite norm zeroes the finite
     gradients, a NaN norm makes them NaN), exactly as PyTorch does.
 
     ``params`` is an iterable of Parameters or a Module; parameters without a
-    gradient are skipped. ``norm_type`` may be any positive number, ``inf``, or 0.
+    gradient are skipped. ``norm_type`` may be any positive number, ``inf``, or 0
+    (as in PyTorch, the 0-norm counts the gradients that have a nonzero value).
     """
     norm_type = float(norm_type)
     if norm_type < 0 and norm_type != -math.inf:
@@ -76,9 +86,9 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0,
     total = _combine([_norm(p.grad_array(), norm_type) for p in params], norm_type)
     if not math.isfinite(total):
         if error_if_nonfinite:
-            raise OptimizerError(f"clip_grad_norm: the total {norm_type}-norm of the gradients "
-                             f"of {len(params)} parameter(s) is {total}; pass "
-                             f"error_if_nonfinite=False to clip anyway")
+            raise NonFiniteNormError(f"clip_grad_norm: the total {norm_type}-norm of the "
+                                     f"gradients of {len(params)} parameter(s) is {total}; "
+                                     f"pass error_if_nonfinite=False to clip anyway")
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for p in params:
@@ -118,5 +128,6 @@ def clip_grad_value(params, clip_value: float) -> float:
 
 
 def _max_nan(a: float, b: float) -> float:
-    """max that lets NaN through (Python's max(0.0, nan) would hide it)."""
-    return b if not b <= a else a
+    """max that lets NaN through (Python's max(0.0, nan) would hide it), and keeps
+    it once seen (a later finite or infinite value must not replace it)."""
+    return a if math.isnan(a) or b <= a else b

@@ -44,7 +44,7 @@ class Optimizer:
     workspaces: int = 1
 
     def __init__(self, params, hyper: dict, master_weights: bool = False):
-        self._setup([(params, {})], hyper, master_weights)
+        self._setup(_as_groups(params, type(self).__name__), hyper, master_weights)
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -351,6 +351,28 @@ def as_param_list(params) -> list:
     if isinstance(params, Variable):
         params = [params]
     return list(params)
+
+
+def _as_groups(params, owner: str) -> list:
+    """``[(params, overrides), ...]`` for ``_setup``.
+
+    PyTorch's per-parameter options, ``[{"params": ..., "lr": ...}, ...]``, give one
+    group per dict (its keys override the constructor's); anything else is one group.
+    """
+    if isinstance(params, Variable) or hasattr(params, "parameters"):
+        return [(params, {})]
+    try:
+        params = list(params)
+    except TypeError:
+        return [(params, {})]           # not iterable: _param_list reports it
+    if not params or not all(isinstance(g, dict) for g in params):
+        return [(params, {})]
+    groups = []
+    for index, g in enumerate(params):
+        if "params" not in g:
+            raise OptimizerError(f"{owner}: parameter group {index} has no 'params' entry")
+        groups.append((g["params"], {k: v for k, v in g.items() if k != "params"}))
+    return groups
 
 
 def _param_list(params, owner: str) -> list:
