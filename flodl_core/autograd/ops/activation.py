@@ -33,7 +33,7 @@ from ..function import AUTOCAST_FP32, AUTOCAST_LOWER, Function, op_function, op_
 from ._util import FLOAT32, require_float, xp
 from .elementwise import _as_tensor, _const, _number, _sigmoid, where
 from ..grad_mode import state as grad_state
-from .special import _erf_raw, erf_f32_blocks
+from .special import _erf_raw
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -83,14 +83,61 @@ def _stable_softplus(m, v):
 # --------------------------------------------------------------------- gelu
 
 
+# float32 Phi(x) the way PyTorch's CPU kernels compute erf: Abramowitz & Stegun
+# 7.1.26 (|error| < 1.5e-7), erfc(|z|) = t r(t) exp(-z^2) with t = 1 / (1 + p |z|).
+# With z = x / sqrt 2 the exponential is exp(-x^2 / 2), the backward's pdf up to a
+# constant, so it is kept. p is divided by sqrt 2 and r's coefficients halved up
+# front, so q = t r(t) exp(-x^2 / 2) is Phi(-|x|) directly: Phi = 1 - q (x >= 0) or
+# q (x < 0), that is 0.5 + (0.5 - q) with x's sign (no cancellation in the left
+# tail). The sign is copied with integer bit operations, twice as fast as copysign.
+_AS_P = np.float32(0.3275911 * _SQRT1_2)
+_AS_R = tuple(np.float32(0.5 * c) for c in (
+    1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))   # t^4 .. t^0
+_SIGN_BIT = np.int32(-2 ** 31)
+# ~20 in-place passes block by block keep the working set in cache.
+GELU_BLOCK = 1 << 15
+
+
+def _gelu_cdf_f32(x):
+    """(Phi(x), exp(-x^2 / 2)) of a float32 NumPy array, in cache-sized blocks."""
+    flat = x.reshape(-1)
+    cdf, gauss = np.empty_like(flat), np.empty_like(flat)
+    flat_bits, cdf_bits = flat.view(np.int32), cdf.view(np.int32)
+    n = flat.size
+    size = max(1, min(GELU_BLOCK, n))
+    t_buf, q_buf = np.empty(size, np.float32), np.empty(size, np.float32)
+    sign_buf = np.empty(size, np.int32)
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        xv, cv, ev = flat[start:stop], cdf[start:stop], gauss[start:stop]
+        t, q, sign = t_buf[:stop - start], q_buf[:stop - start], sign_buf[:stop - start]
+        np.abs(xv, out=t)                       # t = 1 / (1 + p |x| / sqrt 2)
+        t *= _AS_P
+        t += np.float32(1.0)
+        np.reciprocal(t, out=t)
+        np.multiply(t, _AS_R[0], out=q)         # q = t r(t) (Horner)
+        for c in _AS_R[1:]:
+            q += c
+            q *= t
+        np.square(xv, out=ev)                   # exp(-x^2 / 2)
+        ev *= np.float32(-0.5)
+        np.exp(ev, out=ev)
+        q *= ev
+        np.subtract(np.float32(0.5), q, out=cv)     # 0.5 - q with the sign of x
+        np.bitwise_and(flat_bits[start:stop], _SIGN_BIT, out=sign)
+        cdf_bits[start:stop] |= sign
+        cv += np.float32(0.5)                   # NaN stays NaN through every pass
+    return cdf.reshape(x.shape), gauss.reshape(x.shape)
+
+
 class Gelu(Function):
     """``x * Phi(x)`` (``approximate='none'``) or its tanh approximation."""
 
-    __slots__ = ("approximate", "_cdf")
+    __slots__ = ("approximate", "_cdf", "_gauss")
 
     def __init__(self, approximate):
         self.approximate = approximate
-        self._cdf = None
+        self._cdf = self._gauss = None
 
     def forward(self, x):
         m = xp(x)
@@ -100,23 +147,16 @@ class Gelu(Function):
             return _act_math("gelu", x,
                              lambda v: v * sig(2.0 * _GELU_K * (v + _GELU_C * v * v * v)))
         if m is np and x.dtype == FLOAT32 and x.ndim:
-            return self._exact_f32(x)
+            # float32 fast path (PyTorch's erf formula); Phi and exp(-x^2/2) are kept
+            # for the backward.
+            self._cdf, self._gauss = _gelu_cdf_f32(x)
+            with np.errstate(invalid="ignore"):     # -inf * 0: NaN, as in PyTorch
+                return x * self._cdf
 
         # Phi(x) = erfc(-x / sqrt 2) / 2: accurate in the left tail too.
         def exact(v):
             return (0.5 * v * _erf_raw(v * -_SQRT1_2, complement=True)).astype(v.dtype, copy=False)
         return _act_math("gelu", x, exact)
-
-    def _exact_f32(self, x):
-        """float32 fast path: Phi = (1 + erf(x / sqrt 2)) / 2 in cache-sized blocks,
-        the way PyTorch computes it (absolute error ~1e-7 in the far left tail).
-        Phi is kept for backward."""
-        scaled = x * np.float32(_SQRT1_2)
-        cdf = erf_f32_blocks(scaled)
-        cdf += np.float32(1.0)
-        cdf *= np.float32(0.5)
-        self._cdf = cdf
-        return x * cdf
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -126,13 +166,10 @@ class Gelu(Function):
             du = x2.mul_scalar(3.0 * _GELU_C).add_scalar(1.0).mul_scalar(2.0 * _GELU_K)
             return gy * (s + x * s * s.neg().add_scalar(1.0) * du)
         if self._cdf is not None and not grad_state.enabled:
-            # Plain backward: one fused NumPy expression on the saved Phi.
-            xa = x._data
-            slope = xa * xa
-            slope *= np.float32(-0.5)
-            np.exp(slope, out=slope)
+            # Plain backward on the saved arrays: Phi + x * exp(-x^2/2) / sqrt(2 pi).
+            with np.errstate(invalid="ignore"):
+                slope = x._data * self._gauss
             slope *= np.float32(_INV_SQRT_2PI)
-            slope *= xa
             slope += self._cdf
             return gy * _const(slope)
         cdf = x.mul_scalar(-_SQRT1_2).erfc().mul_scalar(0.5)
@@ -141,7 +178,7 @@ class Gelu(Function):
 
     def release(self):
         super().release()
-        self._cdf = None
+        self._cdf = self._gauss = None
 
 
 def _gelu(x, approximate):

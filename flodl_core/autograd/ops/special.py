@@ -164,55 +164,6 @@ def _erfc_f64(x):
     return _erf_f64(x, complement=True)
 
 
-# erf in float32: a rational approximation (odd numerator, even denominator, the
-# one Eigen and TensorFlow use) on x clamped to [-4, 4], where float32 erf is
-# already +-1. Measured against math.erf: max error 4.2e-7 (about 3.5 float32 ulp
-# near 1), relative error 2.3e-7 near 0.
-_ERF32_P = tuple(np.float32(c) for c in (
-    -1.60960333262415e-02, -2.95459980854025e-03, -7.34990630326855e-04,
-    -5.69250639462346e-05, -2.10102402082508e-06, 2.77068142495902e-08,
-    -2.72614225801306e-10))
-_ERF32_Q = tuple(np.float32(c) for c in (
-    -1.42647390514189e-02, -7.37332916720468e-03, -1.68282697438203e-03,
-    -2.13374055278905e-04, -1.45660718464996e-05))
-# Evaluating ~25 in-place passes block by block keeps the working set in cache:
-# twice as fast as whole-array passes on activation-sized inputs.
-ERF32_BLOCK = 1 << 16
-
-
-def erf_f32_blocks(x):
-    """erf of a float32 NumPy array, evaluated in cache-sized blocks.
-
-    About 3 ulp: used where speed matters more than the last bits (GELU); the
-    public ``erf`` op stays correctly rounded.
-    """
-    p, q = _ERF32_P, _ERF32_Q
-    flat = x.reshape(-1)
-    out = np.empty_like(flat)
-    n = flat.size
-    size = max(1, min(ERF32_BLOCK, n))
-    xb, x2, qb = np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32)
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        m = stop - start
-        xv, x2v, qv, pv = xb[:m], x2[:m], qb[:m], out[start:stop]
-        np.clip(flat[start:stop], -4.0, 4.0, out=xv)
-        np.multiply(xv, xv, out=x2v)
-        np.multiply(x2v, p[6], out=pv)
-        pv += p[5]
-        for c in p[4::-1]:
-            pv *= x2v
-            pv += c
-        pv *= xv
-        np.multiply(x2v, q[4], out=qv)
-        qv += q[3]
-        for c in q[2::-1]:
-            qv *= x2v
-            qv += c
-        pv /= qv          # NaN inputs stay NaN: clip and the polynomials propagate it
-    return out.reshape(x.shape)
-
-
 def _erf_raw(v, complement=False):
     """erf (or erfc) of a float array: float64 on NumPy (correctly rounded to
     float32 afterwards), v's dtype on CuPy."""
