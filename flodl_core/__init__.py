@@ -7,8 +7,8 @@
     loss.backward()
 """
 from .backend import (CPU, Device, DType, Rng, TensorOptions, cuda_available,
-                      cuda_device_count, cuda_manual_seed_all, cuda_memory_info, malloc_tuned,
-                      manual_seed, rss_kb)
+                      cuda_device_count, cuda_manual_seed_all, cuda_memory_info,
+                      get_num_threads, malloc_tuned, manual_seed, rss_kb, set_num_threads)
 from .errors import (AnomalyError, AutogradError, CheckpointError, DeviceError, DTypeError,
                      FlodlError, FlodlIndexError, GradcheckError, GraphError, MonitorError,
                      OptimizerError, SchedulerError, ShapeError)
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = (["Device", "CPU", "DType", "TensorOptions", "Rng", "manual_seed",
             "cuda_manual_seed_all", "cuda_available", "cuda_device_count", "cuda_memory_info",
-            "rss_kb", "malloc_tuned", "Tensor", "FlodlError", "ShapeError", "DTypeError",
+            "rss_kb", "malloc_tuned", "get_num_threads", "set_num_threads", "Tensor", "FlodlError", "ShapeError", "DTypeError",
             "DeviceError", "FlodlIndexError", "AutogradError", "AnomalyError",
             "GradcheckError", "GraphError", "CheckpointError", "OptimizerError", "SchedulerError", "MonitorError", "__version__", "nn", "F", "scatter"]
            + list(_creation_all) + list(_autograd_all)

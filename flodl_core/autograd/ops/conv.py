@@ -60,6 +60,9 @@ import itertools
 import math
 import numbers
 
+import numpy as np
+
+from ...backend.parallel import parallel_for
 from ...errors import DTypeError, ShapeError
 from ...tensor import TensorLike
 from ..function import AUTOCAST_LOWER, Function, autocast_op, op_function
@@ -87,6 +90,10 @@ BATCHED_GEMM_MIN_L = 128
 #: position) when ``C/groups * k[-1]`` is at least this; else full columns
 #: (thinner GEMMs lose more than the smaller copy saves).
 PARTIAL_MIN_ROWS = 24
+#: Per-sample work (GEMMs, im2col copies, col2im adds) is split over the batch
+#: onto several threads (``backend.parallel``) in chunks of at least this many
+#: elements; below it, waking a worker costs more than it saves.
+PARALLEL_MIN_ELEMENTS = 1 << 15
 
 
 # =============================================================== array level
@@ -103,6 +110,27 @@ def _needed_hi(in_size, lo, out, stride, dil, k):
                  for i, l, o, s, d, kk in zip(in_size, lo, out, stride, dil, k))
 
 
+def _over_batch(m, n, per_sample, body):
+    """``body(lo, hi)`` over samples ``[0, n)``: on the CPU split over threads in
+    chunks of enough work (each chunk writes its own samples' outputs); on CUDA
+    one call (the GPU parallelises the whole batch)."""
+    if m is np:
+        parallel_for(n, body, min_chunk=-(-PARALLEL_MIN_ELEMENTS // max(1, per_sample)))
+    else:
+        body(0, n)
+
+
+def _copy_batched(view):
+    """A contiguous copy of the (N, ...) strided ``view``, the batch split over threads."""
+    m = xp(view)
+    out = m.empty(view.shape, dtype=view.dtype)
+
+    def body(lo, hi):
+        out[lo:hi] = view[lo:hi]
+    _over_batch(m, view.shape[0], math.prod(view.shape[1:]), body)
+    return out
+
+
 def _pad(x, lo, hi):
     """Zero-pad (positive) or crop (negative) the spatial dims of ``(N, C, *S)``."""
     if not any(lo) and not any(hi):
@@ -114,10 +142,15 @@ def _pad(x, lo, hi):
         hi = tuple(max(b, 0) for b in hi)
         if not any(lo) and not any(hi):
             return x
+    m = xp(x)
     shape = x.shape[:2] + tuple(s + a + b for s, a, b in zip(x.shape[2:], lo, hi))
-    buf = xp(x).zeros(shape, dtype=x.dtype)
-    buf[(slice(None), slice(None)) + tuple(
-        slice(a, a + s) for a, s in zip(lo, x.shape[2:]))] = x
+    buf = m.empty(shape, dtype=x.dtype)
+    inner = (slice(None),) + tuple(slice(a, a + s) for a, s in zip(lo, x.shape[2:]))
+
+    def body(i, j):
+        buf[i:j] = 0
+        buf[(slice(i, j),) + inner] = x[i:j]
+    _over_batch(m, shape[0], math.prod(shape[1:]), body)
     return buf
 
 
@@ -222,13 +255,13 @@ def _im2col(xpad, k, stride, dil, out, groups, batch_major=None):
         Lr = grid.L + lead[-1]
         st = view.strides
         pview = _as_strided(xpad, (N, C, k[-1], Lr), st[:2] + st[-2:])
-        cols = m.ascontiguousarray(pview).reshape(N, groups, (C // groups) * k[-1], Lr)
+        cols = _copy_batched(pview).reshape(N, groups, (C // groups) * k[-1], Lr)
         return cols, grid, True, lead
     if batch_major is None:
         batch_major = _batch_major(grid)
     cgk = (C // groups) * math.prod(k)
     if batch_major:
-        return m.ascontiguousarray(view).reshape(N, groups, cgk, grid.L), grid, True, None
+        return _copy_batched(view).reshape(N, groups, cgk, grid.L), grid, True, None
     nd = len(k)
     perm = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, view.ndim))
     cols = m.ascontiguousarray(view.transpose(perm)).reshape(groups, cgk, N * grid.L)
@@ -269,12 +302,17 @@ def _col2im(cols, k, stride, dil, grid, padded):
     m = xp(cols)
     N, C = cols.shape[:2]
     if grid.wide:
-        buf = m.zeros((N, C, math.prod(padded)), dtype=cols.dtype)
+        buf = m.empty((N, C, math.prod(padded)), dtype=cols.dtype)
         L = grid.L
-        for kappa, idx in enumerate(itertools.product(*map(range, k))):
-            off = sum(i * d * p for i, d, p in zip(idx, dil, grid.P))
-            dst = buf[:, :, off:off + L]
-            m.add(dst, cols[:, :, kappa], out=dst)
+        offs = [sum(i * d * p for i, d, p in zip(idx, dil, grid.P))
+                for idx in itertools.product(*map(range, k))]
+
+        def body(lo, hi):
+            buf[lo:hi] = 0
+            for kappa, off in enumerate(offs):
+                dst = buf[lo:hi, :, off:off + L]
+                m.add(dst, cols[lo:hi, :, kappa], out=dst)
+        _over_batch(m, N, math.prod(cols.shape[1:]), body)
         return buf.reshape((N, C) + tuple(padded))
     buf = m.zeros((N, C) + tuple(padded), dtype=cols.dtype)
     out = tuple(grid.out)
@@ -308,25 +346,35 @@ def _conv(x, w, bias, stride, dil, lo, groups, out):
     N, O = x.shape[0], w.shape[0]
     xpad = _pad(x, lo, _needed_hi(x.shape[2:], lo, out, stride, dil, k))
     cols, grid, bm, lead = _im2col(xpad, k, stride, dil, out, groups)
+    og = O // groups
+    if not bm:                  # one GEMM over the whole batch (BLAS threads it)
+        y = m.matmul(w.reshape(groups, og, w[0].size), cols).reshape(O, N * grid.L)
+        _add_bias(m, y, bias, axis=0)
+        return _from_grid(y.reshape(O, N, grid.L), grid, bm), (cols, grid, bm, lead)
+    y = m.empty((N, groups, og, grid.L), dtype=m.result_type(w.dtype, cols.dtype))
     if lead is not None:        # partial columns: one GEMM per leading kernel position
         L = grid.L
-        wl = w.reshape((groups, O // groups, w.shape[1], len(lead), k[-1]))
+        wl = w.reshape((groups, og, w.shape[1], len(lead), k[-1]))
         wl = m.ascontiguousarray(wl.transpose(3, 0, 1, 2, 4)).reshape(
-            len(lead), groups, O // groups, w.shape[1] * k[-1])
-        y = m.matmul(wl[0], cols[..., lead[0]:lead[0] + L])
-        tmp = m.empty_like(y)
-        for j in range(1, len(lead)):
-            m.matmul(wl[j], cols[..., lead[j]:lead[j] + L], out=tmp)
-            m.add(y, tmp, out=y)
-    else:
-        y = m.matmul(w.reshape(groups, O // groups, w[0].size), cols)
-    if bm:                      # (N, g, O/g, L)
-        y = y.reshape(N, O, grid.L)
-        _add_bias(m, y, bias)   # over the flat buffer: long contiguous runs
-    else:                       # (g, O/g, N * L)
-        y = y.reshape(O, N * grid.L)
-        _add_bias(m, y, bias, axis=0)
-        y = y.reshape(O, N, grid.L)
+            len(lead), groups, og, w.shape[1] * k[-1])
+
+        def gemms(yb, cb):
+            m.matmul(wl[0], cb[..., lead[0]:lead[0] + L], out=yb)
+            tmp = m.empty_like(yb)
+            for j in range(1, len(lead)):
+                m.matmul(wl[j], cb[..., lead[j]:lead[j] + L], out=tmp)
+                m.add(yb, tmp, out=yb)
+    else:                       # one GEMM per sample (and group)
+        wr = w.reshape(groups, og, w[0].size)
+
+        def gemms(yb, cb):
+            m.matmul(wr, cb, out=yb)
+
+    def body(lo, hi):           # samples lo..hi: GEMMs, then the bias over long runs
+        gemms(y[lo:hi], cols[lo:hi])
+        _add_bias(m, y[lo:hi].reshape(hi - lo, O, grid.L), bias)
+    _over_batch(m, N, math.prod(cols.shape[1:]), body)
+    y = y.reshape(N, O, grid.L)
     return _from_grid(y, grid, bm), (cols, grid, bm, lead)
 
 
@@ -377,13 +425,26 @@ def _conv_weight_grad(a, b, stride, dil, lo, groups, k, cached=None):
     if lead is not None:                                          # partial columns
         L, og = grid.L, O // groups
         bt = _to_grid(b, grid).reshape(N, groups, og, L).swapaxes(-1, -2)
-        gw = m.stack([m.matmul(cols[..., o:o + L], bt).sum(axis=0) for o in lead])
+        # per-sample products on threads, then the sum over samples in one fixed
+        # order (the result does not depend on the thread count)
+        per = m.empty((len(lead), N, groups, cols.shape[2], og), dtype=cols.dtype)
+
+        def body(lo, hi):
+            for j, o in enumerate(lead):
+                m.matmul(cols[lo:hi, ..., o:o + L], bt[lo:hi], out=per[j, lo:hi])
+        _over_batch(m, N, math.prod(cols.shape[1:]), body)
+        gw = per.sum(axis=1)
         gw = gw.reshape((len(lead), groups, C // groups, k[-1], og))
         return m.ascontiguousarray(gw.transpose(1, 4, 2, 0, 3)).reshape(
             (O, C // groups) + tuple(k))
     if bm:                                                        # (N, g, C/g * K, L)
-        bg = _to_grid(b, grid).reshape(N, groups, O // groups, grid.L)
-        gw = m.matmul(cols, bg.swapaxes(-1, -2)).sum(axis=0)      # (g, C/g * K, O/g)
+        bg = _to_grid(b, grid).reshape(N, groups, O // groups, grid.L).swapaxes(-1, -2)
+        per = m.empty((N, groups, cols.shape[2], O // groups), dtype=cols.dtype)
+
+        def body(lo, hi):
+            m.matmul(cols[lo:hi], bg[lo:hi], out=per[lo:hi])
+        _over_batch(m, N, math.prod(cols.shape[1:]), body)
+        gw = per.sum(axis=0)                                      # (g, C/g * K, O/g)
     else:                                                         # (g, C/g * K, N * L)
         bg = _to_grid(b, grid, batch_major=False).reshape(groups, O // groups, N * grid.L)
         gw = m.matmul(cols, bg.swapaxes(-1, -2))
