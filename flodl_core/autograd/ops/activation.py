@@ -33,6 +33,7 @@ from ..function import AUTOCAST_FP32, AUTOCAST_LOWER, Function, op_function, op_
 from ._util import FLOAT32, require_float, xp
 from .elementwise import _as_tensor, _const, _number, _sigmoid, where
 from ..grad_mode import state as grad_state
+from ..variable import Variable
 from .special import _erf_raw
 
 _SQRT1_2 = math.sqrt(0.5)
@@ -94,23 +95,27 @@ _AS_P = np.float32(0.3275911 * _SQRT1_2)
 _AS_R = tuple(np.float32(0.5 * c) for c in (
     1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))   # t^4 .. t^0
 _SIGN_BIT = np.int32(-2 ** 31)
-# ~20 in-place passes block by block keep the working set in cache.
+# ~20 in-place passes block by block keep the working set in cache. (Spreading the
+# blocks over threads was measured not to pay: each pass is a ~3 us ufunc call, and
+# the threads spend the gain handing the GIL back and forth.)
 GELU_BLOCK = 1 << 15
 
 
-def _gelu_cdf_f32(x):
-    """(Phi(x), exp(-x^2 / 2)) of a float32 NumPy array, in cache-sized blocks."""
+def _over_blocks(n, body):
+    """``body(lo, hi)`` over the element ranges of cache-sized blocks."""
+    for lo in range(0, n, GELU_BLOCK):
+        body(lo, min(lo + GELU_BLOCK, n))
+
+
+def _gelu_f32(x):
+    """(x * Phi(x), Phi(x), exp(-x^2 / 2)) of a float32 NumPy array."""
     flat = x.reshape(-1)
-    cdf, gauss = np.empty_like(flat), np.empty_like(flat)
+    y, cdf, gauss = np.empty_like(flat), np.empty_like(flat), np.empty_like(flat)
     flat_bits, cdf_bits = flat.view(np.int32), cdf.view(np.int32)
-    n = flat.size
-    size = max(1, min(GELU_BLOCK, n))
-    t_buf, q_buf = np.empty(size, np.float32), np.empty(size, np.float32)
-    sign_buf = np.empty(size, np.int32)
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        xv, cv, ev = flat[start:stop], cdf[start:stop], gauss[start:stop]
-        t, q, sign = t_buf[:stop - start], q_buf[:stop - start], sign_buf[:stop - start]
+
+    def block(lo, hi):
+        xv, cv, ev = flat[lo:hi], cdf[lo:hi], gauss[lo:hi]
+        t, q = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
         np.abs(xv, out=t)                       # t = 1 / (1 + p |x| / sqrt 2)
         t *= _AS_P
         t += np.float32(1.0)
@@ -124,10 +129,29 @@ def _gelu_cdf_f32(x):
         np.exp(ev, out=ev)
         q *= ev
         np.subtract(np.float32(0.5), q, out=cv)     # 0.5 - q with the sign of x
-        np.bitwise_and(flat_bits[start:stop], _SIGN_BIT, out=sign)
-        cdf_bits[start:stop] |= sign
+        sign = np.bitwise_and(flat_bits[lo:hi], _SIGN_BIT, out=t.view(np.int32))
+        cdf_bits[lo:hi] |= sign
         cv += np.float32(0.5)                   # NaN stays NaN through every pass
-    return cdf.reshape(x.shape), gauss.reshape(x.shape)
+        with np.errstate(invalid="ignore"):     # -inf * 0: NaN, as in PyTorch
+            np.multiply(xv, cv, out=y[lo:hi])
+    _over_blocks(flat.size, block)
+    return y.reshape(x.shape), cdf.reshape(x.shape), gauss.reshape(x.shape)
+
+
+def _gelu_grad_f32(x, gy, cdf, gauss):
+    """gy * (Phi + x exp(-x^2 / 2) / sqrt(2 pi)) on float32 NumPy arrays."""
+    xf, gf, cf, ef = (a.reshape(-1) for a in (x, gy, cdf, gauss))
+    out = np.empty_like(xf)
+
+    def block(lo, hi):
+        o = out[lo:hi]
+        with np.errstate(invalid="ignore"):
+            np.multiply(xf[lo:hi], ef[lo:hi], out=o)
+        o *= np.float32(_INV_SQRT_2PI)
+        o += cf[lo:hi]
+        o *= gf[lo:hi]
+    _over_blocks(xf.size, block)
+    return out.reshape(x.shape)
 
 
 class Gelu(Function):
@@ -149,9 +173,8 @@ class Gelu(Function):
         if m is np and x.dtype == FLOAT32 and x.ndim:
             # float32 fast path (PyTorch's erf formula); Phi and exp(-x^2/2) are kept
             # for the backward.
-            self._cdf, self._gauss = _gelu_cdf_f32(x)
-            with np.errstate(invalid="ignore"):     # -inf * 0: NaN, as in PyTorch
-                return x * self._cdf
+            y, self._cdf, self._gauss = _gelu_f32(x)
+            return y
 
         # Phi(x) = erfc(-x / sqrt 2) / 2: accurate in the left tail too.
         def exact(v):
@@ -166,11 +189,11 @@ class Gelu(Function):
             du = x2.mul_scalar(3.0 * _GELU_C).add_scalar(1.0).mul_scalar(2.0 * _GELU_K)
             return gy * (s + x * s * s.neg().add_scalar(1.0) * du)
         if self._cdf is not None and not grad_state.enabled:
-            # Plain backward on the saved arrays: Phi + x * exp(-x^2/2) / sqrt(2 pi).
-            with np.errstate(invalid="ignore"):
-                slope = x._data * self._gauss
-            slope *= np.float32(_INV_SQRT_2PI)
-            slope += self._cdf
+            # Plain backward on the saved arrays, block by block.
+            g = gy._data
+            if g.dtype == FLOAT32 and g.shape == self._cdf.shape:
+                return Variable._make(_gelu_grad_f32(x._data, g, self._cdf, self._gauss))
+            slope = _gelu_grad_f32(x._data, np.ones_like(self._cdf), self._cdf, self._gauss)
             return gy * _const(slope)
         cdf = x.mul_scalar(-_SQRT1_2).erfc().mul_scalar(0.5)
         pdf = (x * x).mul_scalar(-0.5).exp().mul_scalar(_INV_SQRT_2PI)
