@@ -147,6 +147,7 @@ CONV_CASES = [
 def test_conv_results_do_not_depend_on_the_thread_count(threads, monkeypatch, name,
                                                          x_shape, w_shape, kw):
     monkeypatch.setattr(conv_ops, "PARALLEL_MIN_ELEMENTS", 1)    # split even tiny batches
+    monkeypatch.setattr(conv_ops, "PARALLEL_MIN_MACS", 1)
     fn = getattr(fl.F, name)
     threads(1)
     serial = _conv_case(fn, x_shape, w_shape, 7, **kw)

@@ -50,6 +50,23 @@ def test_linear_is_one_node_on_flattened_rows():
     assert type(y.creator).__name__ == "Linear"
 
 
+def test_linear_with_zero_size_feature_dims():
+    # in_features 0: the output is the bias, broadcast; out_features 0: an empty output
+    x = Variable(fl.zeros(2, 0), requires_grad=True)
+    w = Variable(fl.zeros(3, 0), requires_grad=True)
+    b = Variable(fl.tensor([1.0, 2.0, 3.0]), requires_grad=True)
+    y = F.linear(x, w, b)
+    np.testing.assert_array_equal(y.to_numpy(), [[1.0, 2.0, 3.0]] * 2)
+    y.sum().backward()
+    assert x.grad.shape == (2, 0) and w.grad.shape == (3, 0)
+    np.testing.assert_array_equal(b.grad.to_numpy(), [2.0, 2.0, 2.0])
+    x = Variable(fl.ones(4, 5), requires_grad=True)
+    y = F.linear(x, Variable(fl.zeros(0, 5), requires_grad=True))
+    assert y.shape == (4, 0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.to_numpy(), np.zeros((4, 5)))
+
+
 def test_bilinear_shape_checks():
     with pytest.raises(ShapeError, match="bilinear: input1 and input2 must have the same "
                                          "leading dims"):

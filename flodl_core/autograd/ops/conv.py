@@ -90,10 +90,13 @@ BATCHED_GEMM_MIN_L = 128
 #: position) when ``C/groups * k[-1]`` is at least this; else full columns
 #: (thinner GEMMs lose more than the smaller copy saves).
 PARTIAL_MIN_ROWS = 24
-#: Per-sample work (GEMMs, im2col copies, col2im adds) is split over the batch
-#: onto several threads (``backend.parallel``) in chunks of at least this many
-#: elements; below it, waking a worker costs more than it saves.
-PARALLEL_MIN_ELEMENTS = 1 << 15
+#: Per-sample work is split over the batch onto several threads
+#: (``backend.parallel``) in chunks of at least this much work: elements moved for
+#: copies and col2im sums, multiply-adds for GEMMs. Smaller chunks lose more to
+#: waking a worker and to GIL handoffs than they gain (measured on LeNet-sized
+#: layers, which run slower split).
+PARALLEL_MIN_ELEMENTS = 1 << 19
+PARALLEL_MIN_MACS = 1 << 25
 
 
 # =============================================================== array level
@@ -110,12 +113,14 @@ def _needed_hi(in_size, lo, out, stride, dil, k):
                  for i, l, o, s, d, kk in zip(in_size, lo, out, stride, dil, k))
 
 
-def _over_batch(m, n, per_sample, body):
+def _over_batch(m, n, per_sample, body, minimum=None):
     """``body(lo, hi)`` over samples ``[0, n)``: on the CPU split over threads in
-    chunks of enough work (each chunk writes its own samples' outputs); on CUDA
-    one call (the GPU parallelises the whole batch)."""
+    chunks of at least ``minimum`` work (default PARALLEL_MIN_ELEMENTS; each chunk
+    writes its own samples' outputs); on CUDA one call (the GPU parallelises the
+    whole batch)."""
     if m is np:
-        parallel_for(n, body, min_chunk=-(-PARALLEL_MIN_ELEMENTS // max(1, per_sample)))
+        minimum = PARALLEL_MIN_ELEMENTS if minimum is None else minimum
+        parallel_for(n, body, min_chunk=-(-minimum // max(1, per_sample)))
     else:
         body(0, n)
 
@@ -373,7 +378,7 @@ def _conv(x, w, bias, stride, dil, lo, groups, out):
     def body(lo, hi):           # samples lo..hi: GEMMs, then the bias over long runs
         gemms(y[lo:hi], cols[lo:hi])
         _add_bias(m, y[lo:hi].reshape(hi - lo, O, grid.L), bias)
-    _over_batch(m, N, math.prod(cols.shape[1:]), body)
+    _over_batch(m, N, O * grid.L * w[0].size, body, PARALLEL_MIN_MACS)
     y = y.reshape(N, O, grid.L)
     return _from_grid(y, grid, bm), (cols, grid, bm, lead)
 
@@ -432,7 +437,7 @@ def _conv_weight_grad(a, b, stride, dil, lo, groups, k, cached=None):
         def body(lo, hi):
             for j, o in enumerate(lead):
                 m.matmul(cols[lo:hi, ..., o:o + L], bt[lo:hi], out=per[j, lo:hi])
-        _over_batch(m, N, math.prod(cols.shape[1:]), body)
+        _over_batch(m, N, O * L * math.prod(k) * (C // groups), body, PARALLEL_MIN_MACS)
         gw = per.sum(axis=1)
         gw = gw.reshape((len(lead), groups, C // groups, k[-1], og))
         return m.ascontiguousarray(gw.transpose(1, 4, 2, 0, 3)).reshape(
@@ -443,7 +448,7 @@ def _conv_weight_grad(a, b, stride, dil, lo, groups, k, cached=None):
 
         def body(lo, hi):
             m.matmul(cols[lo:hi], bg[lo:hi], out=per[lo:hi])
-        _over_batch(m, N, math.prod(cols.shape[1:]), body)
+        _over_batch(m, N, math.prod(cols.shape[1:]) * (O // groups), body, PARALLEL_MIN_MACS)
         gw = per.sum(axis=0)                                      # (g, C/g * K, O/g)
     else:                                                         # (g, C/g * K, N * L)
         bg = _to_grid(b, grid, batch_major=False).reshape(groups, O // groups, N * grid.L)
