@@ -95,7 +95,7 @@ PARTIAL_MIN_ROWS = 24
 #: copies and col2im sums, multiply-adds for GEMMs. Smaller chunks lose more to
 #: waking a worker and to GIL handoffs than they gain (measured on LeNet-sized
 #: layers, which run slower split).
-PARALLEL_MIN_ELEMENTS = 1 << 19
+PARALLEL_MIN_ELEMENTS = 1 << 20
 PARALLEL_MIN_MACS = 1 << 25
 
 
