@@ -162,3 +162,35 @@ def test_conv_results_do_not_depend_on_the_thread_count(threads, monkeypatch, na
         for a, b, what in zip(serial, split, ("y", "grad x", "grad w", "grad b")):
             assert np.array_equal(a, b), f"{name} {what} differs with {k} threads"
     assert calls, "the conv never went through parallel_for"
+
+
+def _forked_child_split(conn):
+    # runs in a forked child: the parent's worker threads do not exist here
+    names = set()
+    lock = threading.Lock()
+
+    def body(lo, hi):
+        with lock:
+            names.add(threading.current_thread().name)
+    parallel.parallel_for(4, body)
+    conn.send(len(names))
+    conn.close()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_workers(threads):
+    import multiprocessing as mp
+    threads(2)
+    parallel.parallel_for(2, lambda lo, hi: None)        # the parent's pool exists
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_forked_child_split, args=(child,))
+    proc.start()
+    try:
+        assert parent.poll(30), "the forked child hung in parallel_for"
+        assert parent.recv() == 2
+        proc.join(30)
+        assert proc.exitcode == 0
+    finally:
+        if proc.is_alive():
+            proc.kill()
