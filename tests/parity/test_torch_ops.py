@@ -1365,3 +1365,120 @@ def test_mixed_float_dtypes_gradients(torch):
             (lambda x, y: fl.where(T(a > 0), x, y), lambda x, y: torch.where(
                 torch.from_numpy(a > 0), x, y))):
         compare(torch, ours, theirs, a, b, rtol=1e-6, atol=1e-7)
+
+
+# ==================================================== clamp with tensor bounds
+
+# x against (min, max) per column: below, at min, inside, at max, above; min == max
+# with x below, at and above it; min > max with x below, between and above; NaN in
+# x, in min, in max; infinite x and bounds.
+_CX = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, -3.0, 0.5, 3.0, -2.0, 0.0, 2.0, NAN, 0.0, 0.0,
+                -INF, INF, 0.0])
+_CLO = np.array([-1.0, -1.0, -1.0, -1.0, -1.0, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, -1.0, NAN, -1.0,
+                 -1.0, -1.0, -INF])
+_CHI = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, -1.0, -1.0, -1.0, 1.0, 1.0, NAN,
+                 1.0, 1.0, INF])
+
+
+def test_clamp_tensor_bounds_ties_and_edges(torch):
+    """x gets the gradient where min <= x <= max (ties included), min where x < min
+    and min < max, max where x > max or max < min (so with min == max and x below
+    nobody gets it); NaN anywhere gives NaN and zero gradients."""
+    compare(torch, lambda x, lo, hi: x.clamp(lo, hi), lambda x, lo, hi: x.clamp(lo, hi),
+            _CX, _CLO, _CHI)
+    compare(torch, lambda x, lo, hi: fl.clamp(x, min=lo, max=hi),
+            lambda x, lo, hi: torch.clamp(x, min=lo, max=hi), _CX, _CLO, _CHI)
+    compare(torch, lambda x, lo: x.clamp(min=lo), lambda x, lo: x.clamp(min=lo), _CX, _CLO)
+    compare(torch, lambda x, hi: x.clamp(max=hi), lambda x, hi: x.clamp(max=hi), _CX, _CHI)
+    compare(torch, lambda x, lo: x.clamp_min(lo), lambda x, lo: x.clamp_min(lo), _CX, _CLO)
+    compare(torch, lambda x, hi: x.clamp_max(hi), lambda x, hi: x.clamp_max(hi), _CX, _CHI)
+    # Constant bounds (no gradient wanted for them), and a constant x.
+    compare(torch, lambda x, lo, hi: x.clamp(lo, hi), lambda x, lo, hi: x.clamp(lo, hi),
+            _CX, _CLO, _CHI, nograd=(1, 2))
+    compare(torch, lambda x, lo, hi: x.clamp(lo, hi), lambda x, lo, hi: x.clamp(lo, hi),
+            _CX, _CLO, _CHI, nograd=(0,))
+
+
+def test_clamp_tensor_bounds_broadcast_with_ties(torch):
+    """Bound gradients sum over the broadcast dims, ties included."""
+    x = np.array([[-1.0, 0.0, 1.0], [0.5, 2.0, -2.0]])
+    lo = np.array([-1.0, 0.5, 0.0])
+    hi = np.array([[1.0], [0.5]])
+    compare(torch, lambda a, b, c: a.clamp(b, c), lambda a, b, c: a.clamp(b, c), x, lo, hi)
+    compare(torch, lambda a, b: a.clamp(b), lambda a, b: a.clamp(b), x, np.array(0.5))
+    compare(torch, lambda a, b: a.clamp(None, b), lambda a, b: a.clamp(None, b), x[0],
+            np.array([[0.0], [1.0], [-1.0]]))
+    # x smaller than the result: torch's backward raises here (it combines masks of
+    # different shapes in place), so torch gets x expanded, the same function.
+    xs = np.array([-1.0, 0.25, 2.0])
+    compare(torch, lambda a, b, c: a.clamp(b, c),
+            lambda a, b, c: a.expand(2, 3).clamp(b, c), xs,
+            np.array([[-1.0, 0.0, 0.0], [0.5, 0.5, 3.0]]), np.array(1.0))
+
+
+def test_clamp_tensor_bounds_mixed_float_dtypes(torch):
+    """A float32 x with a float64 bound with dims gives Float64 (a 0-d bound keeps
+    Float32); gradients come back in each input's dtype."""
+    x = rnd(2, 3, seed=120, dtype=np.float32)
+    for lo in (rnd(3, seed=121), rnd(seed=122), rnd(3, seed=123, dtype=np.float16)):
+        compare(torch, lambda a, b: a.clamp(b, None), lambda a, b: a.clamp(b, None), x, lo,
+                rtol=1e-6, atol=1e-7)
+    compare(torch, lambda a, b, c: a.clamp(b, c), lambda a, b, c: a.clamp(b, c),
+            x, np.array([-1, 0, 1]), rnd(2, 1, seed=124, low=0.0))
+
+
+_CLAMP_DTYPE_CASES = [
+    # (x dtype, bound dtype, bound 0-d?)
+    (np.float32, np.float64, False), (np.float32, np.float64, True),
+    (np.float32, np.int64, False), (np.float16, np.float32, False),
+    (np.float16, np.float64, True), (np.float64, np.float32, False),
+    (np.int32, np.float64, False), (np.int32, np.float64, True),
+    (np.int32, np.int64, False), (np.int32, np.int64, True), (np.int32, np.bool_, False),
+    (np.int32, np.float16, True), (np.int64, np.float32, False), (np.uint8, np.int32, False),
+    (np.uint8, np.int64, True), (np.bool_, np.bool_, False), (np.bool_, np.int64, True),
+    (np.bool_, np.float32, False),
+]
+
+
+@pytest.mark.parametrize("xd, bd, zero_d", _CLAMP_DTYPE_CASES,
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_clamp_tensor_bound_result_dtypes(torch, xd, bd, zero_d):
+    """PyTorch's result type of (x, min, max): bounds with dims promote as usual,
+    0-d bounds only across categories (float over int over bool)."""
+    x = np.array([0, 1, 3, 5, 2, 0]).astype(xd)
+    lo = (np.array(1) if zero_d else np.array([0, 1, 2, 1, 4, 0])).astype(bd)
+    hi = np.array([4, 3, 2, 4, 2, 1]).astype(xd)
+    th = lambda a: torch.from_numpy(np.array(a))  # noqa: E731
+    if xd is np.bool_ and bd is np.bool_:
+        # torch's two-bound kernel has no Bool version ("clamp_cpu" not implemented
+        # for 'Bool'); its one-bound clamps do, and compose to the same result.
+        both = th(x).clamp_min(th(lo)).clamp_max(th(hi))
+    else:
+        both = torch.clamp(th(x), th(lo), th(hi))
+    for ours, theirs in (
+            (T(x).clamp(T(lo)), torch.clamp(th(x), th(lo))),
+            (T(x).clamp(None, T(lo)), torch.clamp(th(x), None, th(lo))),
+            (T(x).clamp(T(lo), T(hi)), both),
+            (T(x).clamp_min(T(lo)), th(x).clamp_min(th(lo))),
+            (T(x).clamp_max(T(lo)), th(x).clamp_max(th(lo)))):
+        same(ours, theirs, f"{xd.__name__} with {bd.__name__}")
+
+
+def test_clamp_number_and_tensor_bound(torch):
+    """flodl also takes a number for one bound and a tensor for the other (torch.clamp
+    does not): the same as the number as a 0-d tensor of x's dtype."""
+    x, hi = rnd(2, 3, seed=125), rnd(3, seed=126)
+    compare(torch, lambda a, b: a.clamp(-0.5, b),
+            lambda a, b: a.clamp(torch.tensor(-0.5, dtype=a.dtype), b), x, hi)
+    compare(torch, lambda a, b: a.clamp(b, 0.25),
+            lambda a, b: a.clamp(b, torch.tensor(0.25, dtype=a.dtype)), x, hi)
+
+
+def test_clamp_tensor_bound_errors_name_clamp(torch):
+    x = T(np.zeros((2, 3)))
+    with pytest.raises(RuntimeError):
+        torch.clamp(torch.zeros(2, 3), torch.zeros(2))
+    with pytest.raises(fl.errors.ShapeError, match=r"clamp: min of shape \(2,\).*\(2, 3\)"):
+        x.clamp(T(np.zeros(2)))
+    with pytest.raises(fl.errors.DTypeError, match="clamp: max must be a number, a tensor"):
+        x.clamp(None, [1.0, 2.0])

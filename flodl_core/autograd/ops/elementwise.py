@@ -539,42 +539,172 @@ class Clamp(Function):
         return gy.masked_fill(_const(xp(x).logical_not(inside)), 0)
 
 
+class ClampTensor(Function):
+    """``min(max(x, lo), hi)`` with tensor bounds (broadcasting). Inputs: x, then
+    lo and/or hi (``has_lo``/``has_hi`` say which); all three are cast to ``dtype``
+    (PyTorch's result type of the three) and half types compute in float32."""
+
+    __slots__ = ("has_lo", "has_hi", "dtype")
+
+    def __init__(self, has_lo, has_hi, dtype):
+        self.has_lo, self.has_hi, self.dtype = has_lo, has_hi, dtype
+
+    def _operands(self, arrays):
+        dt = self.dtype
+        work = FLOAT32 if dt in HALF_NUMPY else dt
+        x, *bounds = [_cast(_cast(a, dt), work) for a in arrays]
+        lo = bounds[0] if self.has_lo else None
+        hi = bounds[-1] if self.has_hi else None
+        return x, lo, hi
+
+    def forward(self, x, *bounds):
+        x, lo, hi = self._operands((x,) + bounds)
+        m = xp(x)
+        # max first, then min: where lo > hi the result is hi; NaN anywhere gives NaN.
+        if lo is not None:
+            x = m.maximum(x, lo)
+        if hi is not None:
+            x = m.minimum(x, hi)
+        return _cast(x, self.dtype)
+
+    def backward(self, gy):
+        # PyTorch's rules (clamp_backward, clamp_backward_min_max): x gets gy where
+        # lo <= x <= hi (both ends inclusive); lo where x < lo and lo < hi; hi where
+        # x > hi or hi < lo. NaN (in x or a bound) gives 0 to all but hi-below-lo.
+        # The engine sums broadcast gradients back to each input's shape.
+        x, lo, hi = self._operands([a._data for a in self.inputs])
+        m = xp(x)
+        grads = [None] * len(self.inputs)
+        with np.errstate(invalid="ignore"):
+            if self.needs_grad(0):
+                if lo is None:
+                    inside = x <= hi
+                elif hi is None:
+                    inside = x >= lo
+                else:
+                    inside = (x >= lo) & (x <= hi)
+                grads[0] = gy.masked_fill(_const(m.logical_not(inside)), 0)
+            if self.has_lo and self.needs_grad(1):
+                takes = x < lo if hi is None else (x < lo) & (lo < hi)
+                grads[1] = gy.masked_fill(_const(m.logical_not(takes)), 0)
+            if self.has_hi and self.needs_grad(len(grads) - 1):
+                takes = x > hi if lo is None else (x > hi) | (hi < lo)
+                grads[-1] = gy.masked_fill(_const(m.logical_not(takes)), 0)
+        return tuple(grads)
+
+
 def _bound(op, name, value):
+    """A clamp bound: None, a Python int/float, or a Tensor/Variable (arrays become
+    constant Tensors)."""
     if value is None:
         return None
-    if isinstance(value, TensorLike) or _is_array(value):
-        raise DTypeError(f"{op}: {name} must be a Python number, got a tensor "
-                         "(use maximum/minimum for tensor bounds)")
-    v = _number(op, name, value)
-    if isinstance(v, bool):
+    if isinstance(value, TensorLike):
+        return value
+    if _is_array(value):
+        return Tensor(value)
+    if isinstance(value, (bool, np.bool_)):
         raise DTypeError(f"{op}: {name} must be an int or float, got bool")
-    return v
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise DTypeError(f"{op}: {name} must be a number, a tensor or None, got "
+                     f"{type(value).__name__}")
+
+
+def _combine_categories(higher, lower):
+    """PyTorch's combine_categories: a lower-priority dtype only counts when it is
+    of a higher category (float over int over bool)."""
+    if higher is None:
+        return lower
+    if lower is None or is_float(higher):
+        return higher
+    if higher == _BOOL or is_float(lower):
+        return promote_types(higher, lower)
+    return higher
+
+
+def _clamp_dtype(operands):
+    """PyTorch's result type of clamp's operands (Tensors or Python numbers):
+    tensors with dims outrank 0-d tensors, which outrank numbers (a float number
+    counts as Float32, an int one as Int64), except across categories."""
+    dims = zero = number = None
+    for v in operands:
+        if v is None:
+            continue
+        if isinstance(v, TensorLike):
+            d = v._data.dtype
+            if v._data.ndim:
+                dims = d if dims is None else promote_types(dims, d)
+            else:
+                zero = d if zero is None else promote_types(zero, d)
+        else:
+            d = FLOAT32 if isinstance(v, float) else _INT64
+            number = d if number is None else promote_types(number, d)
+    return _combine_categories(dims, _combine_categories(zero, number))
+
+
+def _clamp_tensor(op, x, lo, hi):
+    """Clamp with at least one tensor bound; a number bound becomes a 0-d constant."""
+    named = [(n, b) for n, b in (("min", lo), ("max", hi)) if isinstance(b, TensorLike)]
+    try:
+        np.broadcast_shapes(tuple(x.shape), *(tuple(b.shape) for _, b in named))
+    except ValueError:
+        bounds = " and ".join(f"{n} of shape {tuple(b.shape)}" for n, b in named)
+        raise ShapeError(f"{op}: {bounds} cannot broadcast with the input of shape "
+                         f"{tuple(x.shape)}; expected bounds that are numbers or tensors "
+                         f"whose shapes broadcast with the input's") from None
+    dt = _clamp_dtype((x, lo, hi))
+    bounds = []
+    for name, b in (("min", lo), ("max", hi)):
+        if b is None:
+            continue
+        if not isinstance(b, TensorLike):    # a number next to a tensor bound
+            try:
+                b = _const(xp(x._data).asarray(b, dtype=dt))
+            except OverflowError:
+                raise DTypeError(f"{op}: {name}={b} out of range for {dtype_of(dt)}") from None
+        bounds.append(b)
+    return ClampTensor(lo is not None, hi is not None, dt)(x, *bounds)
 
 
 @op_method
 def clamp(self, min=None, max=None):
-    """Elementwise ``min(max(self, min), max)``; min > max gives max everywhere."""
+    """Elementwise ``min(max(self, min), max)``, as ``torch.clamp``.
+
+    ``min`` and ``max`` are each a number, a tensor or None (at least one given).
+    Tensor bounds broadcast with ``self`` (the result has the broadcast shape),
+    promote dtypes like PyTorch and are differentiable: ``self`` gets the gradient
+    where min <= self <= max, ``min`` where self < min < max, ``max`` where self > max
+    or max < min. Where min > max the result is max. NaN propagates.
+    """
     lo, hi = _bound("clamp", "min", min), _bound("clamp", "max", max)
     if lo is None and hi is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(lo, TensorLike) or isinstance(hi, TensorLike):
+        return _clamp_tensor("clamp", self, lo, hi)
     return Clamp(lo, hi)(self)
 
 
 @op_method
 def clamp_min(self, min):
-    """Elementwise ``max(self, min)`` for a Python number."""
+    """Elementwise ``max(self, min)``; ``min`` is a number or a tensor (as clamp)."""
     lo = _bound("clamp_min", "min", min)
     if lo is None:
-        raise ValueError("clamp_min: min must be a number, got None")
+        raise ValueError("clamp_min: min must be a number or a tensor, got None")
+    if isinstance(lo, TensorLike):
+        return _clamp_tensor("clamp_min", self, lo, None)
     return Clamp(lo, None)(self)
 
 
 @op_method
 def clamp_max(self, max):
-    """Elementwise ``min(self, max)`` for a Python number."""
+    """Elementwise ``min(self, max)``; ``max`` is a number or a tensor (as clamp)."""
     hi = _bound("clamp_max", "max", max)
     if hi is None:
-        raise ValueError("clamp_max: max must be a number, got None")
+        raise ValueError("clamp_max: max must be a number or a tensor, got None")
+    if isinstance(hi, TensorLike):
+        return _clamp_tensor("clamp_max", self, None, hi)
     return Clamp(None, hi)(self)
 
 

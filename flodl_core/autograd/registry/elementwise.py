@@ -93,6 +93,54 @@ def _clamp_samples(rng):
     out.append(SampleInput((uniform(rng, (2, 3)),), dict(min=1.0, max=-1.0), desc="min > max"))
     # Int bound on a float tensor.
     out.append(SampleInput((uniform(rng, (4,), avoid=(0.0,)),), dict(min=0), desc="int bound"))
+    return out + _clamp_tensor_samples(rng)
+
+
+def _grid(rng, shape, offset):
+    """Values k/2 + offset (k in -4..3) jittered by at most 0.02: arrays drawn with
+    offsets 0, 1/6 and 1/3 stay more than 0.12 apart elementwise, so no sample sits
+    on a kink of clamp (x == min, x == max or min == max)."""
+    k = rng.integers(-4, 4, size=shape)
+    return np.asarray(k * 0.5 + offset + rng.uniform(-0.02, 0.02, size=shape), dtype=np.float64)
+
+
+def _clamp_tensor_samples(rng):
+    """Tensor bounds, passed positionally (differentiable): x, min, max."""
+    def x(s):
+        return _grid(rng, s, 0.0)
+
+    def lo(s):
+        return _grid(rng, s, 1 / 6)
+
+    def hi(s):
+        return _grid(rng, s, 1 / 3)
+
+    return [
+        # Random grids mix every region: below min, inside, above max, min > max.
+        SampleInput((x((2, 3)), lo((3,)), hi((2, 1))), desc="tensor bounds, broadcasting"),
+        # (torch's backward raises when x broadcasts with min to a smaller shape than
+        # the result, e.g. x (3,), min (2, 3), max (): its masks combine in place.)
+        SampleInput((x((3,)), lo((2, 3)), hi((2, 1))), desc="bounds wider than x"),
+        SampleInput((x((2, 3)), lo((2, 3))), desc="tensor min only"),
+        SampleInput((x((2, 1, 3)), None, hi((4, 1))), desc="tensor max only"),
+        SampleInput((x(()), lo((2, 3))), desc="0-d x, tensor min"),
+        SampleInput((x(()), lo(()), hi(())), desc="0-d everything"),
+        # min > max everywhere: the result is max, only max gets a gradient.
+        SampleInput((x((2, 3)), uniform(rng, (3,), 0.5, 1.5), uniform(rng, (2, 3), -1.5, -0.5)),
+                    desc="tensor min > max"),
+        SampleInput((noncontig(x((3, 2))), noncontig(lo((3, 2))), noncontig(hi((3, 2)))),
+                    desc="non-contiguous bounds"),
+        # An Int64 bound (a constant) on a float tensor: the result stays float.
+        SampleInput((_grid(rng, (2, 3), 0.25), rng.integers(-1, 1, size=(3,)),
+                     _grid(rng, (2, 3), 0.1)), desc="int tensor min"),
+    ]
+
+
+def _clamp_one_side_samples(rng, values):
+    """clamp_min / clamp_max: number bounds, then tensor bounds (broadcasting)."""
+    out = _scalar_bound_samples(rng, values)
+    for sx, sb in (((2, 3), (3,)), ((3,), (2, 3)), ((), (2, 1)), ((2, 3), ())):
+        out.append(SampleInput((_grid(rng, sx, 0.0), _grid(rng, sb, 0.25)), desc="tensor bound"))
     return out
 
 
@@ -103,9 +151,9 @@ def _scalar_bound_samples(rng, values):
 
 _BOUNDS = (-0.5, 0.0, 0.5, 1.0, -1.0, 0.25)
 register(OpInfo("clamp", _clamp_samples, _clamp_ref, dtypes=ALL_FLOATS))
-register(OpInfo("clamp_min", lambda rng: _scalar_bound_samples(rng, _BOUNDS), np.maximum,
+register(OpInfo("clamp_min", lambda rng: _clamp_one_side_samples(rng, _BOUNDS), np.maximum,
                 dtypes=ALL_FLOATS))
-register(OpInfo("clamp_max", lambda rng: _scalar_bound_samples(rng, _BOUNDS), np.minimum,
+register(OpInfo("clamp_max", lambda rng: _clamp_one_side_samples(rng, _BOUNDS), np.minimum,
                 dtypes=ALL_FLOATS))
 
 # ------------------------------------------ sign and rounding (zero gradient)
