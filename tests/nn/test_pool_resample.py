@@ -347,13 +347,93 @@ def test_grid_sample_nearest_gives_the_grid_a_zero_gradient():
     assert _grad(x).sum() == 4
 
 
+def _reflect_ref(p, lo, hi):
+    """Fold ``p`` into [lo, hi] by mirroring about whichever bound it crossed,
+    one reflection at a time."""
+    if lo == hi:
+        return lo
+    while p < lo or p > hi:
+        p = 2 * lo - p if p < lo else 2 * hi - p
+    return p
+
+
+def _grid_sample_reflection_ref(x, grid, mode, align):
+    n, c, h, w = x.shape
+    _, oh, ow, _ = grid.shape
+    out = np.zeros((n, c, oh, ow))
+
+    def coord(g, size):
+        if align:
+            p = (g + 1) / 2 * (size - 1)
+            p = _reflect_ref(p, 0.0, size - 1.0)
+        else:
+            p = ((g + 1) * size - 1) / 2
+            p = _reflect_ref(p, -0.5, size - 0.5)
+        return min(max(p, 0.0), size - 1.0)
+
+    for b, i, j in itertools.product(range(n), range(oh), range(ow)):
+        px, py = coord(grid[b, i, j, 0], w), coord(grid[b, i, j, 1], h)
+        if mode == "nearest":
+            out[b, :, i, j] = x[b, :, int(np.rint(py)), int(np.rint(px))]
+            continue
+        x0, y0 = int(np.floor(px)), int(np.floor(py))
+        for yy, xx in itertools.product((y0, y0 + 1), (x0, x0 + 1)):
+            if yy < h and xx < w:
+                out[b, :, i, j] += (1 - abs(px - xx)) * (1 - abs(py - yy)) * x[b, :, yy, xx]
+    return out
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("hw", [(4, 5), (1, 3), (2, 1)])
+def test_grid_sample_reflection_matches_a_numpy_reference(mode, align, hw):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3) + hw)
+    # points inside, just outside and several spans away (multiple reflections)
+    grid = rng.uniform(-6.0, 6.0, (2, 4, 5, 2))
+    grid[0, 0, :, 0] = [-0.97, 0.93, 1.21, -1.33, 3.4]
+    y = F.grid_sample(_t(x), _t(grid), mode=mode, padding_mode="reflection",
+                      align_corners=align)
+    np.testing.assert_allclose(_np(y), _grid_sample_reflection_ref(x, grid, mode, align),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_reflection_grid_gradient_follows_the_mirror(align):
+    # Sampling a ramp x[..., j] = j returns the reflected-and-clipped coordinate
+    # itself; its slope wrt the grid is +-scale, with the sign flipped on every
+    # mirrored stretch, and 0 where the clip is active.
+    w = 4
+    scale = (w - 1) / 2 if align else w / 2
+    lo, hi = (0.0, w - 1.0) if align else (-0.5, w - 0.5)
+    ramp = np.broadcast_to(np.arange(w, dtype=np.float64), (1, 1, 1, w))
+    gx = np.array([0.1, -1.3, 1.45, 2.6, -3.7, 5.2, 6.9, -8.35])
+    grid = np.stack([gx, np.zeros_like(gx)], -1).reshape(1, 1, -1, 2)
+    g = _v(grid)
+    y = F.grid_sample(_t(ramp), g, padding_mode="reflection", align_corners=align)
+    y.sum().backward()
+    p = ((gx + 1) * w - 1) / 2 if not align else (gx + 1) / 2 * (w - 1)
+    ref = np.array([min(max(_reflect_ref(v, lo, hi), 0), w - 1) for v in p])
+    np.testing.assert_allclose(_np(y).ravel(), ref, atol=1e-12)
+    # the sign by counting mirror crossings
+    sign = []
+    for v in p:
+        flips = 0
+        while v < lo or v > hi:
+            v, flips = (2 * lo - v if v < lo else 2 * hi - v), flips + 1
+        sign.append(0.0 if v <= 0 or v >= w - 1 else (-1.0) ** flips)
+    np.testing.assert_allclose(_grad(g)[0, 0, :, 0], scale * np.array(sign), atol=1e-12)
+    np.testing.assert_array_equal(_grad(g)[..., 1], 0)
+
+
 def test_grid_sample_errors():
     x = fl.zeros(1, 1, 3, 3)
     with pytest.raises(ShapeError, match=r"grid_sample: expected a grid of shape \(N, H_out, "
                                          r"W_out, 2\) with N = 1"):
         F.grid_sample(x, fl.zeros(2, 2, 2, 2))
-    with pytest.raises(ValueError, match="grid_sample: padding_mode 'reflection' is not one"):
-        F.grid_sample(x, fl.zeros(1, 2, 2, 2), padding_mode="reflection")
+    with pytest.raises(ValueError, match="grid_sample: padding_mode 'mirror' is not one of "
+                                         "'zeros', 'border', 'reflection'"):
+        F.grid_sample(x, fl.zeros(1, 2, 2, 2), padding_mode="mirror")
     with pytest.raises(DTypeError, match="grid_sample: input and grid must have the same dtype"):
         F.grid_sample(x, fl.zeros(1, 2, 2, 2, dtype=DType.Float64))
 

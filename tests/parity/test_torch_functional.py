@@ -1247,3 +1247,67 @@ def test_functional_surface(torch, TF):
     for name in F.__all__:
         if name not in extras:
             assert hasattr(TF, name), name
+
+
+# ============================================================ grid_sample: reflection
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("spread", [1.5, 9.0])
+def test_grid_sample_reflection(torch, TF, mode, align, spread):
+    # spread 9 puts most points several reflections away from the input
+    nograd = ("grid",) if mode == "nearest" else ()
+    compare(torch, F.grid_sample, TF.grid_sample, rnd(2, 3, 5, 6), grid=_grid(2, 4, 7, 5,
+            spread=spread), mode=mode, padding_mode="reflection", align_corners=align,
+            nograd=nograd)
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_reflection_on_borders_and_pixel_centres(torch, TF, align):
+    # -1 + 2k lands exactly on a mirror line (all clipped: slope 0); pixel centres,
+    # inside and mirrored outside, are floor boundaries
+    h, w = 4, 5
+    xs = np.array([-1.0, 1.0, -3.0, 3.0, 5.0, -7.0, 0.0, 1 / w - 1, 1 - 1 / w, 2 / w - 1,
+                   2 - 1 / w, -1.5, 1.5])
+    ys = np.array([-1.0, 1.0, 3.0, -5.0, 1 / h, 1 / h - 1, 1 - 1 / h, 1 + 1 / h, 0.5, -2.25])
+    grid = np.stack(np.meshgrid(xs, ys), -1)[None].repeat(2, 0)
+    compare(torch, F.grid_sample, TF.grid_sample, rnd(2, 2, h, w), grid=grid,
+            padding_mode="reflection", align_corners=align)
+    compare(torch, F.grid_sample, TF.grid_sample, rnd(2, 2, h, w), grid=grid, mode="nearest",
+            padding_mode="reflection", align_corners=align, nograd=("grid",))
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_reflection_affine_grids(torch, TF, align):
+    # zoomed-out and shifted affine grids: rows of points on pixel centres, inside
+    # and mirrored
+    theta = torch.tensor([[[2.5, 0, 0], [0, 3.0, 0]], [[1.6, 0.7, 2.1], [-0.9, 2.2, -1.3]]],
+                         dtype=torch.float64)
+    for h, w, oh, ow in [(4, 5, 8, 9), (3, 3, 6, 6)]:
+        grid = TF.affine_grid(theta, (2, 3, oh, ow), align_corners=align).numpy()
+        for mode in ("bilinear", "nearest"):
+            compare(torch, F.grid_sample, TF.grid_sample, rnd(2, 3, h, w), grid=grid,
+                    mode=mode, padding_mode="reflection", align_corners=align,
+                    nograd=("grid",) if mode == "nearest" else ())
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 1, 4), (1, 2, 3, 1), (1, 1, 1, 1)])
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_reflection_size_one_dims(torch, TF, shape, align):
+    grid = _grid(1, 3, 4, 3, spread=4.0)
+    grid[0, 0, :, 0] = [-1.0, 1.0, 3.0, 0.0]
+    for mode in ("bilinear", "nearest"):
+        compare(torch, F.grid_sample, TF.grid_sample, rnd(*shape), grid=grid, mode=mode,
+                padding_mode="reflection", align_corners=align,
+                nograd=("grid",) if mode == "nearest" else ())
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample_reflection_float32(torch, TF, mode, align):
+    grid = _grid(2, 3, 4, 2, spread=6.0).astype(np.float32)
+    grid[0, 0, :, 0] = [-1.0, 1.0, 3.0, -5.0]
+    compare(torch, F.grid_sample, TF.grid_sample, rnd(2, 2, 6, 5, dtype=np.float32),
+            grid=grid, mode=mode, padding_mode="reflection", align_corners=align,
+            nograd=("grid",) if mode == "nearest" else (), rtol=RTOL32, atol=ATOL32)

@@ -603,6 +603,31 @@ def _border_coords(m, c, size):
     return m.clip(c, 0, size - 1), inside.astype(c.dtype)
 
 
+def _reflect_coords(m, c, size, align_corners):
+    """PyTorch's reflect_coordinates then clip_coordinates for 'reflection' on
+    pixel coordinates ``c`` (an array): (the coordinates, their slope d result /
+    d c). ``c`` is reflected about ``0`` and ``size - 1`` (align_corners) or about
+    ``-0.5`` and ``size - 0.5``, as often as needed, then clipped to
+    ``[0, size - 1]``. The slope is -1 on mirrored stretches, +1 on the others
+    (reflect_coordinates_set_grad) and 0 wherever the clip is active, which
+    includes every reflection border (clip_coordinates_set_grad)."""
+    dt = c.dtype.type
+    if align_corners:
+        if size == 1:   # an empty span: everything maps to 0, with slope 0
+            return m.zeros_like(c), m.zeros_like(c)
+        low, twice_span = dt(0), dt(2 * (size - 1))
+    else:
+        low, twice_span = dt(-0.5), dt(2 * size)
+    d = c - low
+    extra = m.fmod(m.abs(d), twice_span)
+    mirrored = twice_span - extra
+    flip = extra > mirrored
+    r = m.where(flip, mirrored, extra) + low
+    sign = m.where(flip != (d < 0), dt(-1), dt(1))
+    r, inside = _border_coords(m, r, size)
+    return r, sign * inside
+
+
 def _with_slope(t, new, slope):
     """A Variable equal to ``new`` whose gradient wrt ``t`` is ``slope`` (elementwise)."""
     return Tensor._wrap(new) + (t - Tensor._wrap(t._data)) * Tensor._wrap(slope)
@@ -616,16 +641,17 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     Modes 'bilinear' (gradients wrt input and grid, double backward too) and
     'nearest' (round half to even; the grid gets a zero gradient); padding
-    'zeros' or 'border'. ``align_corners`` None means False.
+    'zeros', 'border' (clip to the edge pixels) or 'reflection' (mirror about the
+    edges, then clip). ``align_corners`` None means False.
     """
     op = "grid_sample"
     _tensor(op, input)
     _tensor(op, grid)
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"{op}: mode {mode!r} is not one of 'bilinear', 'nearest'")
-    if padding_mode not in ("zeros", "border"):
+    if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"{op}: padding_mode {padding_mode!r} is not one of 'zeros', "
-                         f"'border'")
+                         f"'border', 'reflection'")
     require_float(op, input._data)
     require_float(op, grid._data)
     if input.ndim != 4:
@@ -649,12 +675,16 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     oh, ow = grid.shape[1:3]
     m = xp(input._data)
     border = padding_mode == "border"
+    reflection = padding_mode == "reflection"
     if mode == "nearest":
         g = grid._data
         ix = _unnormalize_array(g[..., 0], w, align)
         iy = _unnormalize_array(g[..., 1], h, align)
         if border:
             ix, iy = m.clip(ix, 0, w - 1), m.clip(iy, 0, h - 1)
+        elif reflection:
+            ix = _reflect_coords(m, ix, w, align)[0]
+            iy = _reflect_coords(m, iy, h, align)[0]
         xi = m.rint(ix).astype(np.int64)
         yi = m.rint(iy).astype(np.int64)
         mask = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
@@ -673,6 +703,10 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             # not clamp(): PyTorch's slope is 0 on the clip boundary itself
             ix = _with_slope(ix, *_border_coords(m, ix._data, w))
             iy = _with_slope(iy, *_border_coords(m, iy._data, h))
+        elif reflection:
+            # mirrored stretches flip the slope; 0 where clipped (borders included)
+            ix = _with_slope(ix, *_reflect_coords(m, ix._data, w, align))
+            iy = _with_slope(iy, *_reflect_coords(m, iy._data, h, align))
         x0 = m.floor(ix._data)
         y0 = m.floor(iy._data)
         wx1 = ix - Tensor._wrap(x0)

@@ -7,9 +7,12 @@ clamped position of ``i - before`` (negative amounts crop); circular crops first
 then wraps; interpolation maps output ``i`` to ``scale * (i + 0.5) - 0.5`` (or
 ``i * (in - 1) / (out - 1)`` with align_corners), nearest to
 ``floor(i * scale)`` in float32; grid_sample unnormalises ``((g + 1) * size - 1) / 2``
-(or ``(g + 1) / 2 * (size - 1)``). Grid samples keep every sampling point at
+(or ``(g + 1) / 2 * (size - 1)``); 'reflection' then folds that coordinate into
+one period of the mirror images of ``[0, size - 1]`` (or ``[-0.5, size - 0.5]``)
+and clips it to ``[0, size - 1]``. Grid samples keep every sampling point at
 least 0.1 pixel away from the integer lines (bilinear kinks) and the half-pixel
-lines (nearest rounding).
+lines (nearest rounding), and, for reflection, from the mirror lines (integers
+with align_corners, half-integers without).
 """
 from __future__ import annotations
 
@@ -257,9 +260,20 @@ def _grid_ref(x, grid, mode="bilinear", padding_mode="zeros", align_corners=None
     def unnorm(g, size):
         return (g + 1) / 2 * (size - 1) if align_corners else ((g + 1) * size - 1) / 2
 
+    def reflect(p, size):
+        # the mirror images of [lo, lo + span] tile the line with period 2 * span:
+        # take the position within one period, and fold its second half back
+        lo, span = (0.0, size - 1.0) if align_corners else (-0.5, float(size))
+        if span == 0:
+            return 0.0
+        q = (p - lo) % (2 * span)
+        return lo + (q if q <= span else 2 * span - q)
+
     for b, i, j in itertools.product(range(n), range(oh), range(ow)):
         ix, iy = unnorm(grid[b, i, j, 0], w), unnorm(grid[b, i, j, 1], h)
-        if padding_mode == "border":
+        if padding_mode == "reflection":
+            ix, iy = reflect(ix, w), reflect(iy, h)
+        if padding_mode in ("border", "reflection"):
             ix, iy = min(max(ix, 0), w - 1), min(max(iy, 0), h - 1)
         if mode == "nearest":
             xs, ys = int(np.rint(ix)), int(np.rint(iy))
@@ -275,13 +289,18 @@ def _grid_ref(x, grid, mode="bilinear", padding_mode="zeros", align_corners=None
     return out
 
 
-def _grid(rng, n, oh, ow, h, w, align, nearest=False):
+def _grid(rng, n, oh, ow, h, w, align, nearest=False, far=False):
     """Normalised grid points whose pixel coordinates stay off kinks (some of
-    them up to a pixel outside the input)."""
+    them up to a pixel outside the input; with ``far``, up to two input sizes
+    outside, and off the half-pixel lines too, which are the mirror lines of
+    reflection without align_corners)."""
     def coords(size, count):
-        base = rng.integers(-1, size + 1, count)
+        reach = 2 * size + 1 if far else 1
+        base = rng.integers(-reach, size + reach, count)
         if nearest:
             frac = rng.choice([-1, 1], count) * rng.uniform(0.1, 0.35, count)
+        elif far:
+            frac = rng.uniform(0.15, 0.35, count) + rng.choice([0.0, 0.5], count)
         else:
             frac = rng.uniform(0.15, 0.85, count)
         p = base + frac
@@ -306,6 +325,21 @@ def _grid_samples(rng):
                     {"mode": "nearest", "padding_mode": "border", "align_corners": True}),
         SampleInput((_u(rng, (1, 2, 3, 3), nc=True), _grid(rng, 1, 2, 2, 3, 3, False)),
                     desc="non-contiguous input"),
+        SampleInput((_u(rng, (1, 2, 3, 4)), _grid(rng, 1, 2, 3, 3, 4, False, far=True)),
+                    {"padding_mode": "reflection"},
+                    desc="reflection, points several reflections away"),
+        SampleInput((_u(rng, (2, 1, 4, 3)), _grid(rng, 2, 2, 2, 4, 3, True, far=True)),
+                    {"padding_mode": "reflection", "align_corners": True}),
+        SampleInput((_u(rng, (1, 2, 3, 4)),
+                     _grid(rng, 1, 2, 3, 3, 4, False, nearest=True, far=True)),
+                    {"mode": "nearest", "padding_mode": "reflection"},
+                    desc="nearest reflection"),
+        SampleInput((_u(rng, (1, 1, 4, 3)),
+                     _grid(rng, 1, 3, 2, 4, 3, True, nearest=True, far=True)),
+                    {"mode": "nearest", "padding_mode": "reflection", "align_corners": True}),
+        SampleInput((_u(rng, (1, 2, 1, 4)), _grid(rng, 1, 2, 2, 1, 4, False, far=True)),
+                    {"padding_mode": "reflection"},
+                    desc="reflection, height 1 (a zero slope in y)"),
     ]
 
 
