@@ -18,20 +18,7 @@ import pytest
 import flodl_core as fl
 from flodl_core import nn
 
-
-def to_numpy(x) -> np.ndarray:
-    """A flodl Tensor/Variable or a torch tensor as a host NumPy array (as in conftest)."""
-    if type(x).__module__.startswith("torch"):
-        return x.detach().cpu().numpy()
-    if hasattr(x, "to_numpy"):
-        return np.asarray(x.to_numpy())
-    return np.asarray(x)
-
-
-def assert_close(ours, theirs, rtol=1e-6, atol=1e-9, what=""):
-    a, b = to_numpy(ours), to_numpy(theirs)
-    assert a.shape == b.shape, f"{what}: shape {a.shape} != torch {b.shape}"
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=what)
+from .conftest import assert_close, to_numpy
 
 F64, F32 = fl.DType.Float64, fl.DType.Float32
 TOL = {np.float64: dict(rtol=1e-7, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-5)}
