@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend.array_module import device_of
+from ..backend.array_module import device_of, xp_of
 from ..backend.device import Device
 from ..backend.dtype import to_numpy_dtype
 from ..errors import ShapeError
@@ -41,17 +41,35 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  f"assigning {name!r}")
-        for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            keep = self._parameters
         elif isinstance(value, Buffer):
-            self._buffers[name] = value
+            keep = self._buffers
         elif isinstance(value, Module):
-            self._modules[name] = value
+            keep = self._modules
+        elif value is not None and name in self._parameters:
+            # as torch: a plain tensor would silently stop being trained
+            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as "
+                            f"parameter {name!r} (Parameter or None expected)")
+        elif value is not None and name in self._modules:
+            raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as "
+                            f"child module {name!r} (Module or None expected)")
+        elif value is not None and name in self._buffers and isinstance(value, TensorLike):
+            # as torch: a tensor assigned to a buffer's name stays a buffer
+            value = Buffer(value, persistent=self._buffers[name].persistent)
+            keep = self._buffers
         else:
+            keep = None
+        # Replacing an entry of the same kind keeps its position, as in torch: re-assigning
+        # ``layer.weight`` (weight tying, custom init) must not move it behind ``bias``,
+        # or state_dict order and optimizer parameter indices stop matching PyTorch's.
+        for table in (self._parameters, self._buffers, self._modules):
+            if table is not keep:
+                table.pop(name, None)
+        if keep is None:
             object.__setattr__(self, name, value)
             return
+        keep[name] = value
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
@@ -154,9 +172,16 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient; ``set_to_none=False`` gives zeros instead
+        (PyTorch's signature, so ported loops run; same rule as ``Optimizer.zero_grad``)."""
         for p in self.parameters():
-            p.zero_grad()
+            g = p.grad_array()
+            if set_to_none or g is None:
+                p.zero_grad()
+            else:
+                # A fresh array: the old one may be shared, so it is not zeroed in place.
+                p._grad = xp_of(g).zeros_like(g)
 
     def reset(self) -> None:
         """Clear per-sequence state of stateful modules (recurrent caches); recursive."""

@@ -44,6 +44,20 @@ def test_reassigning_an_attribute_moves_it_between_tables():
     assert m.bias is None
 
 
+def test_reassigning_a_parameter_keeps_its_place():
+    # As in torch: a custom init or weight tying re-assigns ``weight``; it must stay
+    # before ``bias`` (state_dict order and optimizer indices follow this order).
+    m = Tree()
+    m.encoder.weight = Parameter(fl.zeros(3, 2))
+    m.heads[0].weight = m.heads[1].weight = Parameter(fl.zeros(2, 2))
+    m.extra = ModuleDict({"a": Leaf(1)})
+    assert [n for n, _ in m.named_parameters()] == [
+        "encoder.weight", "encoder.bias", "heads.0.weight", "heads.0.bias", "heads.1.bias",
+        "extra.a.weight", "extra.a.bias"]
+    assert list(m.state_dict())[:6] == ["encoder.weight", "encoder.bias", "encoder.count",
+                                        "heads.0.weight", "heads.0.bias", "heads.0.count"]
+
+
 def test_shared_parameters_are_listed_once():
     t = Tree()
     t.heads[1].weight = t.encoder.weight
@@ -85,6 +99,11 @@ def test_zero_grad_and_backward_through_module():
     assert m.weight.grad.tolist() == [[4.0, 4.0]] * 3
     m.zero_grad()
     assert m.weight.grad is None
+    # torch's signature: set_to_none=False gives zeros (and leaves absent grads None)
+    (m(fl.ones(4, 2)).sum()).backward()
+    m.bias.zero_grad()
+    m.zero_grad(set_to_none=False)
+    assert m.weight.grad.tolist() == [[0.0, 0.0]] * 3 and m.bias.grad is None
 
 
 def test_to_dtype_and_device_in_place():
@@ -139,3 +158,33 @@ def test_repr_shows_tree_and_counts():
     text = repr(Tree())
     assert "(encoder): Leaf()" in text and "(heads): ModuleList(" in text
     assert text.endswith(")  # 30 params") and "(0): Leaf()  # 6 params" in text
+
+
+def test_assigning_a_non_parameter_to_a_parameter_name_raises():
+    lin = fl.nn.Linear(3, 2)
+    with pytest.raises(TypeError, match="cannot assign Tensor as parameter 'weight'"):
+        lin.weight = fl.zeros(2, 3)
+    assert isinstance(lin.weight, Parameter)                 # still registered
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.bias = None                                          # None is allowed, as in torch
+    assert [n for n, _ in lin.named_parameters()] == ["weight"]
+
+
+def test_assigning_a_non_module_to_a_child_name_raises():
+    class Net(Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = fl.nn.Linear(2, 2)
+    net = Net()
+    with pytest.raises(TypeError, match="cannot assign int as child module 'fc'"):
+        net.fc = 3
+    assert "fc" in dict(net.named_children())
+
+
+def test_a_tensor_assigned_to_a_buffer_name_stays_a_buffer():
+    bn = fl.nn.BatchNorm2d(3)
+    names = [n for n, _ in bn.named_buffers()]
+    bn.running_mean = fl.tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    assert isinstance(bn.running_mean, Buffer)
+    assert [n for n, _ in bn.named_buffers()] == names      # same place in the order
+    np.testing.assert_array_equal(bn.state_dict()["running_mean"], [1.0, 2.0, 3.0])

@@ -153,6 +153,19 @@ def test_zero_grad_to_none_and_to_zeros_without_touching_shared_arrays():
     assert b.grad is None
 
 
+def test_adagrad_creates_every_state_at_construction_as_torch():
+    # torch.optim.Adagrad fills step 0 and sum = initial_accumulator_value in __init__,
+    # so its state_dict lists parameters that never had a gradient.
+    a, b = _params()[:2]
+    opt = fl.Adagrad([a, b], 0.1, initial_accumulator_value=0.25)
+    state = opt.state_dict()["state"]
+    assert sorted(state) == [0, 1] and state[1]["step"] == 0
+    np.testing.assert_array_equal(state[1]["sum"], np.full(b.shape, 0.25, np.float32))
+    a.grad = fl.tensor(np.ones(a.shape, np.float32))
+    opt.step()
+    assert opt.state_dict()["state"][0]["step"] == 1 and opt.state_dict()["state"][1]["step"] == 0
+
+
 def test_closure_is_evaluated_with_grad_enabled():
     p = fl.nn.Parameter(fl.tensor([3.0]))
     opt = fl.SGD([p], 0.5)
