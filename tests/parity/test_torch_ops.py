@@ -1482,3 +1482,36 @@ def test_clamp_tensor_bound_errors_name_clamp(torch):
         x.clamp(T(np.zeros(2)))
     with pytest.raises(fl.errors.DTypeError, match="clamp: max must be a number, a tensor"):
         x.clamp(None, [1.0, 2.0])
+
+
+# ------------------------------------------- 0-d tensors in type promotion
+
+_PROMO_DTYPES = [np.bool_, np.uint8, np.int32, np.int64, np.float16, np.float32, np.float64]
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "maximum", "minimum", "atan2", "where"])
+@pytest.mark.parametrize("dims_first", [True, False])
+def test_zero_dim_promotion_matches_torch(torch, op, dims_first):
+    """Every (dims dtype, 0-d dtype) pair: the result dtype is torch's."""
+    tfn = {"add": torch.add, "mul": torch.mul, "maximum": torch.maximum,
+           "minimum": torch.minimum, "atan2": torch.atan2,
+           "where": lambda x, y: torch.where(torch.tensor([True, False, True]), x, y)}[op]
+    ffn = {"add": lambda x, y: x + y, "mul": lambda x, y: x * y,
+           "maximum": lambda x, y: x.maximum(y), "minimum": lambda x, y: x.minimum(y),
+           "atan2": lambda x, y: x.atan2(y),
+           "where": lambda x, y: fl.where(fl.tensor(np.array([True, False, True])), x, y)}[op]
+    checked = 0
+    for dd in _PROMO_DTYPES:
+        for zd in _PROMO_DTYPES:
+            dims, zero = np.ones(3, dd), np.array(2, zd)
+            pair = (dims, zero) if dims_first else (zero, dims)
+            try:
+                want = tfn(*(torch.from_numpy(np.array(p)) for p in pair))
+            except RuntimeError:
+                continue                      # torch refuses the pair (e.g. Bool atan2)
+            got = ffn(*(fl.tensor(p) for p in pair))
+            assert str(got.dtype).split(".")[-1].lower() == str(want.dtype).split(".")[-1], \
+                f"{op}{' dims first' if dims_first else ''}: {dd.__name__} with 0-d " \
+                f"{zd.__name__}: flodl {got.dtype}, torch {want.dtype}"
+            checked += 1
+    assert checked >= 30

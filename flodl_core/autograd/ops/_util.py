@@ -93,6 +93,31 @@ def promote_types(da, db):
     return np.result_type(da, db)
 
 
+def combine_categories(higher, lower):
+    """PyTorch's combine_categories: the dtype of a lower-priority operand counts
+    only when it is of a higher category (float over int over bool)."""
+    if higher is None:
+        return lower
+    if lower is None or is_float(higher):
+        return higher
+    if higher == BOOL or is_float(lower):
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*arrays):
+    """PyTorch's result dtype of an op on these arrays. As in torch, 0-d tensors
+    rank below tensors with dims: Float32 with a 0-d Float64 stays Float32, Int32
+    with a 0-d Int64 stays Int32, but Int32 with a 0-d Float64 gives Float64."""
+    dims = zero = None
+    for a in arrays:
+        if a.ndim:
+            dims = a.dtype if dims is None else promote_types(dims, a.dtype)
+        else:
+            zero = a.dtype if zero is None else promote_types(zero, a.dtype)
+    return combine_categories(dims, zero)
+
+
 def promote_pair(a, b):
     """Cast two arrays to their PyTorch result dtype (no copy when they agree)."""
     da, db = a.dtype, b.dtype
@@ -101,5 +126,5 @@ def promote_pair(a, b):
     # NumPy multiplies a bool mask into float32/float64 in one pass: no cast needed.
     if (da == BOOL and db in NATIVE_FLOATS) or (db == BOOL and da in NATIVE_FLOATS):
         return a, b
-    dt = promote_types(da, db)
+    dt = result_type(a, b)
     return (a if da == dt else a.astype(dt)), (b if db == dt else b.astype(dt))

@@ -26,7 +26,8 @@ from ...backend.dtype import BFLOAT16_NUMPY, HALF_NUMPY, dtype_of
 from ...errors import DTypeError, ShapeError
 from ...tensor import Tensor, TensorLike, _is_array
 from ..function import AUTOCAST_FP32, Function, op_method
-from ._util import FLOAT32, apply_scalar, float_input, is_float, promote_types, xp
+from ._util import (FLOAT32, apply_scalar, combine_categories, float_input, is_float,
+                    promote_types, result_type, xp)
 
 Number = numbers.Number
 _BOOL = np.dtype(np.bool_)
@@ -115,7 +116,7 @@ class Pow(Function):
     retain_outputs = (0,)
 
     def forward(self, a, b):
-        dt = _result_dtype(a.dtype, b.dtype)
+        dt = result_type(a, b)
         if dt == _BOOL:
             raise DTypeError("pow: not supported for two Bool tensors (as in PyTorch)")
         if dt.kind in "biu" and b.dtype.kind in "iu" and bool((b < 0).any()):
@@ -612,18 +613,6 @@ def _bound(op, name, value):
                      f"{type(value).__name__}")
 
 
-def _combine_categories(higher, lower):
-    """PyTorch's combine_categories: a lower-priority dtype only counts when it is
-    of a higher category (float over int over bool)."""
-    if higher is None:
-        return lower
-    if lower is None or is_float(higher):
-        return higher
-    if higher == _BOOL or is_float(lower):
-        return promote_types(higher, lower)
-    return higher
-
-
 def _clamp_dtype(operands):
     """PyTorch's result type of clamp's operands (Tensors or Python numbers):
     tensors with dims outrank 0-d tensors, which outrank numbers (a float number
@@ -641,7 +630,7 @@ def _clamp_dtype(operands):
         else:
             d = FLOAT32 if isinstance(v, float) else _INT64
             number = d if number is None else promote_types(number, d)
-    return _combine_categories(dims, _combine_categories(zero, number))
+    return combine_categories(dims, combine_categories(zero, number))
 
 
 def _clamp_tensor(op, x, lo, hi):
@@ -804,7 +793,7 @@ def round(self, decimals=0):
 
 class Maximum(Function):
     def forward(self, a, b):
-        dt = _result_dtype(a.dtype, b.dtype)
+        dt = result_type(a, b)
         return xp(a).maximum(_cast(a, dt), _cast(b, dt))   # NaN propagates
 
     def backward(self, gy):
@@ -813,7 +802,7 @@ class Maximum(Function):
 
 class Minimum(Function):
     def forward(self, a, b):
-        dt = _result_dtype(a.dtype, b.dtype)
+        dt = result_type(a, b)
         return xp(a).minimum(_cast(a, dt), _cast(b, dt))
 
     def backward(self, gy):
@@ -915,7 +904,7 @@ def where(cond, a, b):
     if b_t is None:
         b = _number("where", "b", b)
     if a_t is not None and b_t is not None:
-        dt = _result_dtype(a_t._data.dtype, b_t._data.dtype)
+        dt = result_type(a_t._data, b_t._data)
     elif a_t is not None:
         dt = _scalar_result_dtype(a_t._data.dtype, b)
     elif b_t is not None:

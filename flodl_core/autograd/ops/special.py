@@ -25,7 +25,7 @@ from ...backend.dtype import HALF_NUMPY, dtype_of
 from ...errors import DeviceError, DTypeError
 from ...tensor import Tensor, TensorLike
 from ..function import AUTOCAST_FP32, AUTOCAST_PROMOTE, Function, op_method
-from ._util import FLOAT32, Number, float_input, is_float, promote_types, xp
+from ._util import FLOAT32, Number, float_input, is_float, result_type, xp
 from .elementwise import _as_tensor, _const, _float_math, _number, _same_dtype_math, _zero_grad
 
 _BOOL = np.dtype(np.bool_)
@@ -39,10 +39,7 @@ def _cast(a, dtype):
 
 
 def _promote(*arrays):
-    dt = arrays[0].dtype
-    for a in arrays[1:]:
-        dt = promote_types(dt, a.dtype)
-    return dt
+    return result_type(*arrays)       # PyTorch's rule: 0-d operands rank below others
 
 
 def _is_number(value) -> bool:
@@ -356,8 +353,10 @@ def frac(self):
 # ------------------------------------------------------ fmod, remainder
 
 
-def _mod_dtype(op, a_dtype, b):
-    """Result dtype of fmod/remainder; ``b`` is an array or a Python number."""
+def _mod_dtype(op, a, b):
+    """Result dtype of fmod/remainder of the array ``a``; ``b`` is an array or a
+    Python number."""
+    a_dtype = a.dtype
     if isinstance(b, (int, float)):
         if is_float(a_dtype):
             return a_dtype                    # a scalar never changes a float tensor's dtype
@@ -366,7 +365,7 @@ def _mod_dtype(op, a_dtype, b):
         return _INT64 if a_dtype == _BOOL else a_dtype
     if a_dtype == _BOOL and b.dtype == _BOOL:
         raise DTypeError(f"{op}: not supported for two Bool tensors (as in PyTorch)")
-    dt = promote_types(a_dtype, b.dtype)
+    dt = result_type(a, b)
     return _INT64 if dt == _BOOL else dt
 
 
@@ -376,7 +375,7 @@ def _mod_arrays(op, a, b, floor):
     ``b`` is an array or a Python number. Integer division by zero raises, as in
     PyTorch; float division by zero gives NaN.
     """
-    dt = _mod_dtype(op, a.dtype, b)
+    dt = _mod_dtype(op, a, b)
     m = xp(a)
     scalar = not hasattr(b, "dtype")
     if not is_float(dt):
