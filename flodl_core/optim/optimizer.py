@@ -2,7 +2,8 @@
 
 An optimizer owns a list of parameter groups (plain dicts, as in PyTorch: the
 hyper-parameters plus ``"params"``) and, for every parameter, a state dict that is
-created lazily at the first step where that parameter has a gradient. Subclasses
+created lazily at the first step where that parameter has a gradient (Adagrad, as in
+PyTorch, creates its state at construction). Subclasses
 write one method, ``_update(w, g, state, group, work)``, that updates the array
 ``w`` in place from the gradient ``g``; everything else lives here.
 
