@@ -151,6 +151,10 @@ def arange(start, end=None, step=1, dtype=None, device=None, opts=None) -> Tenso
     (), dtype, device = _options("arange", (), dtype, device, opts)
     if end is None:
         start, end = 0, start
+    if dtype is not None and _np_dtype(dtype).kind in "biu":
+        # PyTorch casts start/end/step to an integer dtype before sizing (toward
+        # zero): arange(0.5, 5, 1.5, dtype=Int64) is [0..4], a 0.5 step is an error.
+        start, end, step = int(start), int(end), int(step)
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     if (end - start) * step < 0:
@@ -186,21 +190,29 @@ def _draw(device, cpu_fn, cuda_fn):
         return Tensor._wrap(cuda_fn(_rng.cuda_generator(device.index)))
 
 
-def _float_draw(fn, shape, dtype, device, opts, cpu_fn, cuda_fn):
+def _float_draw(fn, shape, dtype, device, opts, cpu_fn, cuda_fn, unit_interval=False):
     shape, dtype, device = _options(fn, shape, dtype, device, opts)
     shape, dt = _shape(fn, shape), _np_dtype(dtype)
     _float_dtype(fn, dt)
     # Draw in float32/float64 (what the generators support), then cast halves.
     draw_dt = np.float64 if dt == np.float64 else np.float32
     t = _draw(device, lambda g: cpu_fn(g, shape, draw_dt), lambda g: cuda_fn(g, shape, draw_dt))
-    return t if t._data.dtype == dt else Tensor._wrap(t._data.astype(dt))
+    if t._data.dtype == dt:
+        return t
+    data = t._data
+    if unit_interval:
+        # Rounding to nearest would turn values near 1 into 1.0, outside [0, 1):
+        # round down onto the half type's grid k / 2**digits (as PyTorch draws it).
+        scale = 2.0 ** (8 if dt == BFLOAT16_NUMPY else 11)
+        data = (data * scale) // 1 / scale
+    return Tensor._wrap(data.astype(dt))
 
 
 def rand(*shape, dtype=None, device=None, opts=None) -> Tensor:
     """Uniform samples in [0, 1) from the framework generator."""
     return _float_draw("rand", shape, dtype, device, opts,
                        lambda g, s, d: g.random(s, dtype=d),
-                       lambda g, s, d: g.random_sample(s, dtype=d))
+                       lambda g, s, d: g.random_sample(s, dtype=d), unit_interval=True)
 
 
 def randn(*shape, dtype=None, device=None, opts=None) -> Tensor:
@@ -216,6 +228,8 @@ def randint(low: int, high: int | None = None, shape=(), dtype=None, device=None
     draws from [0, high)."""
     # randint(high, opts) and randint(low, high, opts)
     (high, shape), opts = _positional_opts("randint", (high, shape), (None, ()), opts)
+    if isinstance(high, (tuple, list)) and shape == ():
+        high, shape = None, high   # randint(high, size), PyTorch's two-argument form
     (), dtype, device = _options("randint", (), dtype, device, opts)
     if high is None:
         low, high = 0, low
@@ -346,6 +360,10 @@ def tensor(data, dtype=None, device=None, opts=None) -> Tensor:
             if arr.dtype == np.float64:
                 arr = arr.astype(np.float32)
             elif arr.dtype.kind in "iu":
+                # NumPy infers uint64 for ints above the int64 range: PyTorch raises
+                # rather than wrapping them to negatives.
+                if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+                    raise OverflowError("tensor: integer value out of the Int64 range")
                 arr = arr.astype(np.int64)
     if dtype is not None:
         arr = arr.astype(to_numpy_dtype(dtype))

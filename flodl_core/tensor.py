@@ -179,6 +179,11 @@ class TensorLike:
     # Comparisons are not differentiable: they return Bool Tensors (masks).
     def _compare(self, other, ufunc, name) -> "Tensor":
         b = _operand_data(other, self, name)
+        if self._data.dtype == BFLOAT16_NUMPY and isinstance(b, Number) and not isinstance(b, bool):
+            # PyTorch compares a float tensor with a scalar in the tensor's dtype; NumPy
+            # does so for float16/32 but promotes ml_dtypes' bfloat16 to float64, so
+            # round the scalar to bfloat16 first (kept a float: no ml_dtypes warnings).
+            b = float(np.asarray(b, dtype=BFLOAT16_NUMPY))
         try:
             return Tensor._wrap(ufunc(self._data, b))
         except ValueError:
@@ -241,7 +246,9 @@ class TensorLike:
 
     def _arg_reduce(self, name, dim, keepdim):
         data = self._data
-        if data.size == 0:
+        # Only reducing over an empty dimension is an error (PyTorch: argmax of a
+        # (0, 3) tensor over dim 1 is an empty (0,) result).
+        if data.size == 0 and (dim is None or data.shape[_norm_dim(dim, data.ndim, name)] == 0):
             raise ShapeError(f"{name}: expected a non-empty tensor, got shape {data.shape}")
         if data.dtype == BFLOAT16_NUMPY:
             data = data.astype(np.float32)

@@ -509,3 +509,38 @@ class TestPositionalOptions:
                      lambda: fl.full((1,), 1, o, opts=o), lambda: fl.randint(3, o, opts=o)):
             with pytest.raises(TypeError, match="TensorOptions given twice"):
                 call()
+
+
+# ------------------------------------------------ PyTorch's forms and edge rules
+
+
+def test_arange_with_an_integer_dtype_casts_its_arguments_first():
+    # as torch: start/end/step become integers (toward zero) before the length
+    np.testing.assert_array_equal(
+        fl.arange(0.5, 5, 1.5, dtype=fl.DType.Int64).to_numpy(), [0, 1, 2, 3, 4])
+    with pytest.raises(ValueError, match="step must be nonzero"):
+        fl.arange(0, 2.5, 0.5, dtype=fl.DType.Int64)
+
+
+def test_randint_takes_high_and_size():
+    t = fl.randint(10, (3, 4))
+    assert t.shape == (3, 4) and t.dtype == fl.DType.Int64
+    a = t.to_numpy()
+    assert a.min() >= 0 and a.max() < 10
+
+
+def test_tensor_refuses_integers_beyond_int64():
+    with pytest.raises(OverflowError, match="Int64"):
+        fl.tensor([2 ** 63])
+
+
+@pytest.mark.parametrize("dtype", [fl.DType.Float16, fl.DType.BFloat16])
+def test_rand_in_half_types_stays_below_one(dtype):
+    fl.manual_seed(0)
+    a = fl.rand(200_000, dtype=dtype).to_numpy().astype(np.float64)
+    assert a.min() >= 0.0 and a.max() < 1.0
+
+
+def test_argmax_over_a_nonempty_dim_of_an_empty_tensor():
+    t = fl.zeros(0, 3)
+    assert t.argmax(1).shape == (0,)
