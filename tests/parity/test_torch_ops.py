@@ -228,6 +228,7 @@ def _torch_ops(torch):
         "norm": norm,
         "flip": lambda x, *dims: x.flip(_flip_dims(dims)),
         "getitem": lambda x, key: x[_torch_key(torch, key)],
+        "masked_select": lambda x, mask: torch.masked_select(x, mask),
         "where": lambda c, a, b: torch.where(c, a, b),
         "cat": lambda *xs, dim=0: torch.cat(xs, dim),
         "cat_many": lambda *xs, dim=0: torch.cat(xs, dim),
@@ -274,7 +275,7 @@ _SCOPE = set(
     "normalize erf erfc add_scalar sub_scalar mul_scalar div_scalar pad sum_to to_dtype "
     "contiguous gelu silu leaky_relu elu softplus mish selu hardswish hardsigmoid prelu "
     "F.gelu F.silu F.leaky_relu F.elu F.softplus F.mish F.selu F.hardswish F.hardsigmoid "
-    "F.prelu F.hardtanh F.relu6 F.normalize F.cosine_similarity".split())
+    "F.prelu F.hardtanh F.relu6 F.normalize F.cosine_similarity masked_select".split())
 
 _INFOS = [info for info in all_opinfos() if info.name in _SCOPE]
 
@@ -1515,3 +1516,60 @@ def test_zero_dim_promotion_matches_torch(torch, op, dims_first):
                 f"{zd.__name__}: flodl {got.dtype}, torch {want.dtype}"
             checked += 1
     assert checked >= 30
+
+
+# ------------------------------------------------------------ masked_select
+
+_MS_MASK = np.array([[True, False, True], [False, True, True]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_masked_select_matches_torch(torch, dtype):
+    """Values, dtype and gradients: same shape, mask broadcast, input broadcast,
+    both broadcast, a 0-d pair and an empty selection."""
+    rtol, atol = (RTOL64, ATOL64) if dtype == np.float64 else (RTOL32, ATOL32)
+    cases = [
+        (rnd(2, 3, seed=301), _MS_MASK),
+        (rnd(2, 3, seed=302), _MS_MASK[1]),                    # mask broadcasts
+        (rnd(2, 3, seed=303), _MS_MASK[:, :1]),                # size-1 mask dim
+        (rnd(3, seed=304), _MS_MASK),                          # input broadcasts
+        (rnd(2, 1, seed=305), _MS_MASK[0]),                    # both broadcast
+        (rnd(4, 1, 3, seed=306), _MS_MASK[:, None, :].repeat(2, 0)),
+        (rnd(2, 3, seed=307), np.zeros((2, 3), dtype=bool)),   # empty selection
+        (rnd(3, seed=308), np.zeros((2, 1), dtype=bool)),      # empty, broadcast input
+        (np.array(1.25), np.array(True)),                      # 0-d
+        (rnd(3, 2, seed=309).T, _MS_MASK),                     # non-contiguous input
+    ]
+    for i, (x, m) in enumerate(cases):
+        x = x.astype(dtype)
+        compare(torch, lambda a, b: a.masked_select(b), torch.masked_select, x, m,
+                rtol=rtol, atol=atol, seed=i)
+        compare(torch, fl.masked_select, torch.masked_select, x, m,
+                rtol=rtol, atol=atol, seed=i)
+
+
+def test_masked_select_second_derivative_matches_torch(torch):
+    x, m = rnd(3, seed=310), _MS_MASK
+    xf = fl.Variable(fl.from_numpy(x.copy()), requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    yf, yt = xf.masked_select(T(m)), torch.masked_select(xt, torch.from_numpy(m))
+    (gf,) = fl.grad([(yf * yf * yf).sum()], [xf], create_graph=True)
+    (gt,) = torch.autograd.grad([(yt * yt * yt).sum()], [xt], create_graph=True)
+    assert_close(gf, gt, rtol=RTOL64, atol=ATOL64, what="grad")
+    (ggf,) = fl.grad([(gf * gf).sum()], [xf])
+    (ggt,) = torch.autograd.grad([(gt * gt).sum()], [xt])
+    assert_close(ggf, ggt, rtol=RTOL64, atol=ATOL64, what="grad of grad")
+
+
+def test_masked_select_keeps_integer_dtype_and_errors(torch):
+    x = np.arange(6, dtype=np.int32).reshape(2, 3)
+    same(T(x).masked_select(T(_MS_MASK[0])),
+         torch.from_numpy(x).masked_select(torch.from_numpy(_MS_MASK[0])), "int32")
+    with pytest.raises(RuntimeError):
+        torch.masked_select(torch.zeros(2, 3), torch.ones(2, 3))
+    with pytest.raises(fl.errors.DTypeError, match="masked_select"):
+        T(np.zeros((2, 3))).masked_select(T(np.ones((2, 3))))
+    with pytest.raises(RuntimeError):
+        torch.masked_select(torch.zeros(2, 3), torch.ones(4, dtype=torch.bool))
+    with pytest.raises(fl.errors.ShapeError, match=r"masked_select:.*\(2, 3\).*\(4,\)"):
+        T(np.zeros((2, 3))).masked_select(T(np.ones(4, dtype=bool)))

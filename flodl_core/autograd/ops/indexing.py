@@ -1,8 +1,9 @@
 """Indexing, slicing, joining and padding: getitem, narrow, select, unbind,
-index_select, gather, cat, stack, chunk, split, repeat, pad.
+index_select, gather, masked_select, cat, stack, chunk, split, repeat, pad.
 
-Gather-type ops (getitem, index_select, gather) have a scatter-type partner
-(GetItemBackward, IndexAdd, ScatterAdd) that is their backward, and each
+Gather-type ops (getitem, index_select, gather, masked_select) have a
+scatter-type partner (GetItemBackward, IndexAdd, ScatterAdd, MaskedScatter)
+that is their backward, and each
 partner's backward is the gather again, so every order of derivative stays
 inside these pairs. Scatters accumulate (``add.at``), so repeated indices sum
 their gradients. Cat and SplitSections are each other's backward as well.
@@ -16,6 +17,7 @@ from ...errors import DeviceError, DTypeError, FlodlIndexError, ShapeError
 from ...tensor import TensorLike
 from ..function import AUTOCAST_PROMOTE, DIFFERENTIABLE_METHODS, Function, op_method
 from ._util import norm_dim, promote_types, xp
+from .elementwise import _bool_mask
 
 
 # ------------------------------------------------------------------ helpers
@@ -382,6 +384,62 @@ def gather(self, dim, index):
     return Gather(d, idx)(self)
 
 
+# ----------------------------------------------------------- masked_select
+
+
+class MaskedSelect(Function):
+    """The elements of ``x`` where ``mask`` (input 1, Bool) is True, both broadcast
+    to ``shape``, as a 1-D array in row-major order."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x, mask):
+        m = xp(x)
+        return m.broadcast_to(x, self.shape)[m.broadcast_to(mask, self.shape)]
+
+    def backward(self, gy):
+        # A gradient of the broadcast shape: the engine sums it back to x's shape.
+        return MaskedScatter(self.shape)(gy, self.inputs[1]), None
+
+
+class MaskedScatter(Function):
+    """Zeros of ``shape`` with the 1-D ``g`` written, in row-major order, where
+    ``mask`` (input 1, Bool, broadcast to ``shape``) is True."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, g, mask):
+        m = xp(g)
+        out = m.zeros(self.shape, dtype=g.dtype)
+        out[m.broadcast_to(mask, self.shape)] = g
+        return out
+
+    def backward(self, ggx):
+        return MaskedSelect(self.shape)(ggx, self.inputs[1]), None
+
+
+@op_method
+def masked_select(self, mask):
+    """The elements of ``self`` where the Bool ``mask`` is True, as a 1-D tensor in
+    row-major order (torch.masked_select). ``self`` and ``mask`` broadcast to a
+    common shape first; the result keeps ``self``'s dtype."""
+    mask = _bool_mask("masked_select", "mask", mask)
+    a, b = tuple(self.shape), tuple(mask.shape)
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    if any(u != v and u != 1 and v != 1 for u, v in zip(pa, pb)):
+        raise ShapeError(f"masked_select: cannot broadcast the input of shape {a} with the "
+                         f"mask of shape {b}")
+    shape = tuple(v if u == 1 else u for u, v in zip(pa, pb))
+    return MaskedSelect(shape)(self, mask)
+
+
 # ------------------------------------------------------- cat, stack, split
 
 
@@ -605,5 +663,5 @@ def pad(self, pad, value=0.0):
     return Pad(tuple(pads), value)(self)
 
 
-__all__ = ["getitem", "narrow", "select", "unbind", "index_select", "gather", "cat", "stack",
-           "split", "chunk", "repeat", "pad"]
+__all__ = ["getitem", "narrow", "select", "unbind", "index_select", "gather", "masked_select",
+           "cat", "stack", "split", "chunk", "repeat", "pad"]

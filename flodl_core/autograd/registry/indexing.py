@@ -1,5 +1,5 @@
-"""Registry entries: getitem, narrow, select, unbind, index_select, gather, cat,
-cat_many, stack, split, chunk, repeat, pad.
+"""Registry entries: getitem, narrow, select, unbind, index_select, gather,
+masked_select, cat, cat_many, stack, split, chunk, repeat, pad.
 
 Index arrays are int64 (they become constant Tensors); samples repeat indices
 so the scatter-type backwards must accumulate. Joining ops take their tensors
@@ -126,6 +126,40 @@ register(OpInfo(
         _s(rng, (2, 3, 2), 1, _i(0, 2, 2, 1, 0, 0).reshape(2, 3, 1)),
         _s(rng, (3, 2), 0, _i(2, 0, 1, 1).reshape(2, 2), nc=True, desc="non-contiguous")],
     ref=_gather_ref))
+
+
+# ------------------------------------------------------------ masked_select
+
+def _b(*rows):
+    return np.array(rows, dtype=bool)
+
+
+def _masked_select_samples(rng):
+    m23 = _b([True, False, True], [False, True, True])
+    return [
+        _s(rng, (2, 3), m23, desc="same shape"),
+        _s(rng, (2, 3), _b(False, True, True), desc="broadcast mask"),
+        _s(rng, (2, 3), _b([True], [False]), desc="broadcast size-1 mask dim"),
+        _s(rng, (3,), m23, desc="broadcast input"),
+        _s(rng, (2, 1), _b(True, False, True), desc="both broadcast"),
+        _s(rng, (2, 3), np.zeros((2, 3), dtype=bool), desc="all False: empty result"),
+        _s(rng, (), np.array(True), desc="0-d"),
+        _s(rng, (3, 2), _b([True, False], [True, True], [False, True]), nc=True,
+           desc="non-contiguous input"),
+        _s(rng, (2, 3), noncontig(_b([True, False, True], [True, True, False])),
+           desc="non-contiguous mask"),
+    ]
+
+
+def _masked_select_ref(x, mask):
+    shape = np.broadcast_shapes(x.shape, mask.shape)
+    xb, mb = np.broadcast_to(x, shape), np.broadcast_to(mask, shape)
+    picked = [xb[i] for i in np.ndindex(*shape) if mb[i]]       # row-major walk
+    return np.array(picked, dtype=x.dtype).reshape(len(picked))
+
+
+register(OpInfo("masked_select", _masked_select_samples, _masked_select_ref,
+                dtypes=ALL_FLOATS))
 
 
 # ------------------------------------------------------------- cat / stack
