@@ -179,6 +179,39 @@ def linspace(start: float, end: float, steps: int, dtype=None, device=None, opts
     return _make(device, lambda xp: xp.linspace(start, end, steps, dtype=np.float64).astype(dt))
 
 
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None,
+             device=None, opts=None) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, the exponents evenly
+    spaced (inclusive), as ``torch.logspace`` (Float32 unless ``dtype`` is given;
+    integer dtypes truncate ``start``/``end`` first and the powers after)."""
+    (), dtype, device = _options("logspace", (), dtype, device, opts)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"logspace: steps must be a non-negative int, got {steps!r}")
+    for name, v in (("start", start), ("end", end), ("base", base)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"logspace: {name} must be a real number, got {type(v).__name__}")
+    dt = _np_dtype(dtype)
+    steps, base = int(steps), float(base)
+    if dt.kind in "iu":
+        start, end = int(start), int(end)   # PyTorch casts to the dtype before spacing
+    start, end = float(start), float(end)
+
+    def build(xp):
+        if steps == 1:
+            exps = xp.full((1,), start, dtype=np.float64)
+        else:
+            # PyTorch's kernel: the first half counts up from start, the rest down from end.
+            idx = xp.arange(steps, dtype=np.float64)
+            step = (end - start) / (steps - 1)   # steps == 0: no values
+            exps = xp.where(idx < steps // 2, start + step * idx,
+                            end - step * (steps - 1 - idx))
+        vals = xp.power(base, exps)
+        if dt.kind in "iu":   # truncate, wrapping like a C cast (1000 -> 232 in UInt8)
+            return vals.astype(np.int64).astype(dt)
+        return vals.astype(dt)
+    return _make(device, build)
+
+
 # ------------------------------------------------------------------ random
 
 
@@ -373,13 +406,48 @@ def tensor(data, dtype=None, device=None, opts=None) -> Tensor:
 
 
 # flodl spells the factories as associated functions: Tensor.zeros(...)
-for _fn in (zeros, ones, empty, full, eye, arange, linspace, rand, randn, randint, randperm,
-            zeros_like, ones_like, empty_like, full_like, rand_like, randn_like,
+for _fn in (zeros, ones, empty, full, eye, arange, linspace, logspace, rand, randn, randint,
+            randperm, zeros_like, ones_like, empty_like, full_like, rand_like, randn_like,
             from_numpy, from_f32, from_f64, from_i64, from_dlpack):
     setattr(Tensor, _fn.__name__, staticmethod(_fn))
 del _fn
 
+# ------------------------------------------------------- tensor utilities
+# Functional forms of the non-differentiable TensorLike methods (PyTorch's
+# ``torch.nonzero(x)`` ...). ``any``/``all`` stay methods only: exporting them would
+# shadow the builtins under ``from flodl_core import *`` (as sum/max/min).
+
+
+def _utility_input(fn, x):
+    if not isinstance(x, TensorLike):
+        raise TypeError(f"{fn}: expected a tensor, got {type(x).__name__}")
+    return x
+
+
+def nonzero(input, as_tuple: bool = False):
+    """See :meth:`Tensor.nonzero`."""
+    return _utility_input("nonzero", input).nonzero(as_tuple=as_tuple)
+
+
+def count_nonzero(input, dim=None) -> Tensor:
+    """See :meth:`Tensor.count_nonzero`."""
+    return _utility_input("count_nonzero", input).count_nonzero(dim=dim)
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim=None):
+    """See :meth:`Tensor.unique`."""
+    return _utility_input("unique", input).unique(sorted=sorted, return_inverse=return_inverse,
+                                                  return_counts=return_counts, dim=dim)
+
+
+def bincount(input, weights=None, minlength: int = 0) -> Tensor:
+    """See :meth:`Tensor.bincount`."""
+    return _utility_input("bincount", input).bincount(weights=weights, minlength=minlength)
+
+
 __all__ = ["zeros", "ones", "empty", "full", "eye", "arange", "linspace", "rand", "randn",
            "randint", "randperm", "zeros_like", "ones_like", "empty_like", "full_like",
            "rand_like", "randn_like", "from_numpy", "from_f32", "from_f64", "from_i64",
-           "from_dlpack", "tensor"]
+           "from_dlpack", "tensor", "logspace", "nonzero", "count_nonzero", "unique",
+           "bincount"]

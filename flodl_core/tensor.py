@@ -226,15 +226,152 @@ class TensorLike:
     def isfinite(self) -> "Tensor":
         return Tensor._wrap(xp_of(self._data).isfinite(self._data))
 
-    def any(self) -> bool:
-        return bool(self._data.any())
-
-    def all(self) -> bool:
-        return bool(self._data.all())
-
     def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
         b = _operand_data(other, self, "allclose")
         return bool(xp_of(self._data).allclose(self._data, b, rtol=rtol, atol=atol))
+
+    # ------------------------------------------------- non-differentiable utilities
+    # PyTorch's tensor utilities, on NumPy and CuPy alike; all return Tensors.
+    def any(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Whether any element (or any along ``dim``: an int or a tuple) is nonzero.
+
+        As ``torch.any``: a Bool tensor, 0-d when ``dim`` is None (``bool()`` it
+        for a Python bool); UInt8 input gives UInt8 0/1.
+        """
+        return self._truth_reduce("any", dim, keepdim)
+
+    def all(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Whether every element (or every one along ``dim``) is nonzero; see :meth:`any`."""
+        return self._truth_reduce("all", dim, keepdim)
+
+    def _truth_reduce(self, op, dim, keepdim):
+        a = self._data
+        nz = a if a.dtype == np.bool_ else a != 0   # NaN counts as nonzero
+        if dim is None:
+            out = getattr(nz, op)()
+            if keepdim:
+                out = out.reshape((1,) * a.ndim)
+        else:
+            axes = _norm_dims(dim, a.ndim, op)
+            if a.ndim == 0 or axes == ():
+                out = nz   # torch: dim=() reduces nothing (elementwise truth)
+            else:
+                out = getattr(nz, op)(axis=axes, keepdims=bool(keepdim))
+        return Tensor._wrap(xp_of(a).asarray(out, dtype=np.uint8 if a.dtype == np.uint8
+                                             else np.bool_))
+
+    def count_nonzero(self, dim=None) -> "Tensor":
+        """Int64 count of the nonzero elements, over all of them or along ``dim``
+        (an int or a tuple; ``()`` counts all, as in PyTorch)."""
+        a = self._data
+        nz = a if a.dtype == np.bool_ else a != 0
+        axes = None if dim is None else _norm_dims(dim, a.ndim, "count_nonzero")
+        if not axes or a.ndim == 0:
+            axes = None
+        return Tensor._wrap(xp_of(a).asarray(nz.sum(axis=axes, dtype=np.int64)))
+
+    def nonzero(self, as_tuple: bool = False):
+        """Indices of the nonzero elements in row-major order, as ``torch.nonzero``.
+
+        An Int64 ``(n, ndim)`` tensor, or with ``as_tuple=True`` a tuple of
+        ``ndim`` 1-D Int64 tensors (a 0-d tensor counts as 1-d there).
+        """
+        a = self._data
+        m = xp_of(a)
+        nz = a if a.dtype == np.bool_ else a != 0
+        if as_tuple:
+            return tuple(Tensor._wrap(i.astype(np.int64, copy=False))
+                         for i in m.nonzero(nz.reshape(1) if a.ndim == 0 else nz))
+        if a.ndim == 0:
+            return Tensor._wrap(m.zeros((int(nz), 0), dtype=np.int64))
+        return Tensor._wrap(m.argwhere(nz).astype(np.int64, copy=False))
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False,
+               return_counts: bool = False, dim=None):
+        """The distinct values, ascending, as ``torch.unique`` (flattened: ``dim=None``).
+
+        With ``return_inverse`` also the Int64 index of each input element into the
+        values (input-shaped); with ``return_counts`` the Int64 count of each value.
+        NaNs are not equal to each other, so each NaN is its own value (as in
+        PyTorch). The values are always sorted (``sorted=False`` is a request PyTorch
+        may also answer sorted).
+        """
+        if dim is not None:
+            raise NotImplementedError("unique: only dim=None (unique over the flattened "
+                                      f"tensor) is supported, got dim={dim!r}")
+        a = self._data
+        m = xp_of(a)
+        flat = a.reshape(-1)
+        n = int(flat.size)
+        if n == 0:
+            values = flat.copy()
+            inverse = m.zeros(a.shape, dtype=np.int64)
+            counts = m.zeros((0,), dtype=np.int64)
+        else:
+            perm = (np.argsort(flat, kind="stable") if m is np else m.argsort(flat))
+            s = flat[perm]
+            first = m.empty((n,), dtype=np.bool_)
+            first[0] = True
+            m.not_equal(s[1:], s[:-1], out=first[1:])
+            values = s[first]
+            inverse = counts = None
+            if return_inverse:
+                inverse = m.empty((n,), dtype=np.int64)
+                inverse[perm] = m.cumsum(first, dtype=np.int64) - 1
+                inverse = inverse.reshape(a.shape)
+            if return_counts:
+                starts = m.flatnonzero(first).astype(np.int64, copy=False)
+                counts = m.diff(m.concatenate((starts, m.full((1,), n, dtype=np.int64))))
+        out = (Tensor._wrap(values),)
+        if return_inverse:
+            out += (Tensor._wrap(inverse),)
+        if return_counts:
+            out += (Tensor._wrap(counts),)
+        return out[0] if len(out) == 1 else out
+
+    def bincount(self, weights=None, minlength: int = 0) -> "Tensor":
+        """Occurrences of each value 0..max of a 1-D non-negative integer tensor, as
+        ``torch.bincount``: Int64 counts, or with ``weights`` (1-D, same length) the
+        weight sums: Float32 for Float32 weights, Float64 for any other weights. The
+        result has ``max(max + 1, minlength)`` entries (Int64 zeros for empty input).
+        """
+        a = self._data
+        if a.dtype.kind not in "iu":
+            raise DTypeError(f"bincount: expected a 1-D non-negative integer tensor, got "
+                             f"{self.dtype}")
+        if a.ndim != 1:
+            raise ShapeError(f"bincount: expected a 1-D non-negative integer tensor, got "
+                             f"shape {self.shape}")
+        if isinstance(minlength, bool) or not isinstance(minlength, (int, np.integer)):
+            raise TypeError(f"bincount: minlength must be an int, got "
+                            f"{type(minlength).__name__}")
+        if minlength < 0:
+            raise ShapeError(f"bincount: minlength must be >= 0, got {minlength}")
+        minlength = int(minlength)
+        m = xp_of(a)
+        w = None
+        if weights is not None:
+            wt = _as_operand(weights)
+            if wt is None:
+                raise TypeError(f"bincount: weights must be a tensor, got "
+                                f"{type(weights).__name__}")
+            w = _operand_data(wt, self, "bincount")
+            if w.ndim != 1 or w.shape[0] != a.shape[0]:
+                raise ShapeError(f"bincount: weights must be 1-D with the input's length "
+                                 f"{a.shape[0]}, got shape {tuple(w.shape)}")
+        if a.size == 0:   # PyTorch: Int64 zeros, with or without weights
+            return Tensor._wrap(m.zeros((minlength,), dtype=np.int64))
+        if int(a.min()) < 0:
+            raise ShapeError(f"bincount: values must be non-negative, got {int(a.min())}")
+        idx = a.astype(np.int64, copy=False)
+        kw = {"minlength": minlength} if minlength else {}   # older CuPy rejects 0
+        if w is None:
+            out = m.bincount(idx, **kw).astype(np.int64, copy=False)
+        else:
+            out_dt = np.dtype(np.float32) if w.dtype == np.float32 else np.dtype(np.float64)
+            out = m.bincount(idx, weights=w.astype(np.float64, copy=False),
+                             **kw).astype(out_dt, copy=False)
+        return Tensor._wrap(out)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         """Index of the largest value (first on ties), as Int64."""
@@ -502,6 +639,16 @@ def _norm_dim(dim, ndim, op) -> int:
         raise FlodlIndexError(f"{op}: dim {dim} out of range for a {ndim}-d tensor "
                               f"(expected {lo}..{max(ndim, 1) - 1})")
     return int(dim) % max(ndim, 1)
+
+
+def _norm_dims(dim, ndim, op) -> tuple:
+    """``dim`` (an int or a tuple/list of ints) as a tuple of distinct axes."""
+    if isinstance(dim, (tuple, list)):
+        axes = tuple(_norm_dim(d, ndim, op) for d in dim)
+        if len(set(axes)) != len(axes):
+            raise ShapeError(f"{op}: dim {tuple(dim)} names a dimension more than once")
+        return axes
+    return (_norm_dim(dim, ndim, op),)
 
 
 def _scalar(value, op):

@@ -8,7 +8,8 @@ arange (integer and float arguments, negative steps, the ceil((end - start) / st
 length rule, integer dtypes with float arguments), linspace, eye, the random
 factories (shapes, dtypes and bounds, not values), comparisons, argmax / argmin,
 any / all, item / tolist, metadata, clone / detach, dtype casts, isnan / isinf /
-isfinite and allclose / isclose.
+isfinite and allclose / isclose, and the tensor utilities any / all with dims, nonzero,
+count_nonzero, unique, bincount and logspace.
 
 Every test asks for the ``torch`` fixture, so the module is skipped where torch is
 not installed. Every expected value comes from torch itself.
@@ -428,10 +429,12 @@ def test_argmax_argmin_0d_and_empty(torch, name):
                          ids=lambda v: str(v)[:20])
 def test_any_all(torch, data, dtype):
     ours, theirs = fl.tensor(data, dtype=dtype), torch.tensor(data, dtype=_tdt(torch, dtype))
-    # flodl's any()/all() reduce everything to a Python bool; torch gives a 0-d Bool tensor.
-    # (torch's any/all of a UInt8 tensor give UInt8 0/1)
-    assert ours.any() is bool(theirs.any().item())
-    assert ours.all() is bool(theirs.all().item())
+    # As torch: a 0-d Bool tensor (UInt8 0/1 for UInt8 input) whose bool() is the answer.
+    for name in ("any", "all"):
+        check(torch, getattr(ours, name)(), getattr(theirs, name)(), what=name)
+        assert bool(getattr(ours, name)()) is bool(getattr(theirs, name)())
+        check(torch, getattr(ours, name)(keepdim=True), getattr(theirs, name)(keepdim=True),
+              what=f"{name} keepdim")
 
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
@@ -556,3 +559,147 @@ def test_isclose_and_allclose(torch, a, b, kw):
             assert fa.allclose(fb, **kw) is torch.allclose(ta, tb, **kw), f"allclose {dt}"
     fi, ti = fl.tensor([1, 2, 3]), torch.tensor([1, 2, 3])
     assert fi.allclose(fi) is torch.allclose(ti, ti)
+
+
+# ============================== any / all with dims, nonzero, count_nonzero, unique, ...
+
+UTIL_DATA = [
+    ([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]], D.Float32), ([[0.0, -0.0], [NAN, 0.0]], D.Float32),
+    ([[[1, 0], [0, 0]], [[3, 4], [0, 5]]], D.Int64), ([[True, False], [True, True]], D.Bool),
+    ([[3, 0], [0, 0]], D.UInt8), ([[0.5, 0.0], [0.0, 0.0]], D.BFloat16),
+    ([[0, 0], [0, 0]], D.Int32), ([[1.0, 2.0]], D.Float16), ([[]], D.Float64),
+    (2.5, D.Float32), (0, D.Int64), ([], D.Float32),
+]
+_uid = lambda v: str(v)[:24]   # noqa: E731
+
+
+def _dims(ndim):
+    """Every int dim, and some tuples, valid for an ``ndim``-d tensor."""
+    out = [d for d in range(-max(ndim, 1), max(ndim, 1))]
+    if ndim >= 2:
+        out += [(0, 1), (-1, 0), (0,), ()]
+    if ndim >= 3:
+        out += [(0, 2), (0, 1, 2)]
+    return out
+
+
+@pytest.mark.parametrize("data,dtype", UTIL_DATA, ids=_uid)
+@pytest.mark.parametrize("name", ["any", "all"])
+def test_any_all_dims(torch, name, data, dtype):
+    ours, theirs = fl.tensor(data, dtype=dtype), torch.tensor(data, dtype=_tdt(torch, dtype))
+    for dim in _dims(ours.ndim):
+        for keepdim in (False, True):
+            check(torch, getattr(ours, name)(dim, keepdim=keepdim),
+                  getattr(theirs, name)(dim, keepdim=keepdim), what=f"{name}({dim}, {keepdim})")
+
+
+@pytest.mark.parametrize("data,dtype", UTIL_DATA, ids=_uid)
+def test_nonzero(torch, data, dtype):
+    ours, theirs = fl.tensor(data, dtype=dtype), torch.tensor(data, dtype=_tdt(torch, dtype))
+    check(torch, ours.nonzero(), theirs.nonzero(), what="nonzero")
+    check(torch, fl.nonzero(ours), torch.nonzero(theirs), what="fl.nonzero")
+    got, want = ours.nonzero(as_tuple=True), theirs.nonzero(as_tuple=True)
+    assert isinstance(got, tuple) and len(got) == len(want)
+    for g, w in zip(got, want):
+        check(torch, g, w, what="nonzero(as_tuple=True)")
+
+
+@pytest.mark.parametrize("data,dtype", UTIL_DATA, ids=_uid)
+def test_count_nonzero(torch, data, dtype):
+    ours, theirs = fl.tensor(data, dtype=dtype), torch.tensor(data, dtype=_tdt(torch, dtype))
+    check(torch, ours.count_nonzero(), theirs.count_nonzero(), what="count_nonzero")
+    check(torch, fl.count_nonzero(ours), torch.count_nonzero(theirs), what="fl.count_nonzero")
+    for dim in _dims(ours.ndim):
+        check(torch, ours.count_nonzero(dim), theirs.count_nonzero(dim),
+              what=f"count_nonzero({dim})")
+
+
+UNIQUE_DATA = UTIL_DATA + [
+    ([3.0, 1.0, 2.0, 1.0, 3.0, NAN, NAN, INF, -INF], D.Float32),   # NaNs stay distinct
+    ([[5, 3], [5, 1], [9, 3]], D.Int64), ([-0.0, 0.0, -0.0], D.Float64),
+    ([0.0, -0.0], D.Float64), ([7, 7, 7], D.UInt8), ([True, True], D.Bool),
+]
+
+
+@pytest.mark.parametrize("data,dtype", UNIQUE_DATA, ids=_uid)
+def test_unique(torch, data, dtype):
+    ours, theirs = fl.tensor(data, dtype=dtype), torch.tensor(data, dtype=_tdt(torch, dtype))
+    check(torch, ours.unique(), theirs.unique(), what="unique")
+    for inv in (False, True):
+        for cnt in (False, True):
+            got = fl.unique(ours, sorted=True, return_inverse=inv, return_counts=cnt)
+            want = torch.unique(theirs, sorted=True, return_inverse=inv, return_counts=cnt)
+            if not (inv or cnt):
+                got, want = (got,), (want,)
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                check(torch, g, w, what=f"unique(inverse={inv}, counts={cnt})")
+    # -0.0 vs 0.0: torch keeps the first of the equal values (in input order)
+    if dtype.is_floating_point:
+        np.testing.assert_array_equal(np.signbit(_values(ours.unique())),
+                                      np.signbit(_values(theirs.unique())))
+    with pytest.raises(NotImplementedError, match="unique"):
+        ours.unique(dim=0)
+
+
+BINCOUNT = [
+    ([0, 1, 1, 3], None, 0), ([0, 1, 1, 3], None, 6), ([2, 2, 2], None, 1),
+    ([], None, 0), ([], None, 4), ([5], None, 0),
+    ([0, 1, 1, 3], ([0.5, 1.0, 1.0, 2.0], D.Float32), 0),
+    ([0, 1, 1, 3], ([0.5, 1.0, 1.0, 2.0], D.Float64), 7),
+    ([0, 1, 1, 3], ([0.5, 1.0, 1.0, 2.0], D.Float16), 0),
+    ([0, 1, 1, 3], ([0.5, 1.0, 1.0, 2.0], D.BFloat16), 0),
+    ([0, 1, 1, 3], ([1, 2, 3, 4], D.Int64), 0), ([0, 1, 1, 3], ([1, 0, 1, 1], D.Bool), 0),
+    ([], ([], D.Float32), 3),
+]
+
+
+@pytest.mark.parametrize("in_dtype", [D.Int64, D.Int32, D.UInt8])
+@pytest.mark.parametrize("data,weights,minlength", BINCOUNT, ids=_uid)
+def test_bincount(torch, data, weights, minlength, in_dtype):
+    ours = fl.tensor(data, dtype=in_dtype)
+    theirs = torch.tensor(data, dtype=_tdt(torch, in_dtype))
+    ow = tw = None
+    if weights is not None:
+        ow = fl.tensor(weights[0], dtype=weights[1])
+        tw = torch.tensor(weights[0], dtype=_tdt(torch, weights[1]))
+    check(torch, ours.bincount(ow, minlength=minlength),
+          theirs.bincount(tw, minlength=minlength), what="bincount")
+    check(torch, fl.bincount(ours, weights=ow, minlength=minlength),
+          torch.bincount(theirs, weights=tw, minlength=minlength), what="fl.bincount")
+
+
+@pytest.mark.parametrize("data,dtype,kw", [
+    ([1.0, 2.0], D.Float32, {}), ([-1, 2], D.Int64, {}), ([[1, 2]], D.Int64, {}),
+    (1, D.Int64, {}), ([True, False], D.Bool, {}), ([1, 2], D.Int64, {"minlength": -1}),
+    ([0, 1, 1, 3], D.Int64, {"weights": ([1.0, 2.0], D.Float32)}),
+], ids=_uid)
+def test_bincount_errors_like_torch(torch, data, dtype, kw):
+    tkw, okw = dict(kw), dict(kw)
+    if "weights" in kw:
+        okw["weights"] = fl.tensor(kw["weights"][0], dtype=kw["weights"][1])
+        tkw["weights"] = torch.tensor(kw["weights"][0], dtype=_tdt(torch, kw["weights"][1]))
+    with pytest.raises(RuntimeError):
+        torch.tensor(data, dtype=_tdt(torch, dtype)).bincount(**tkw)
+    with pytest.raises(fl.FlodlError, match="bincount"):
+        fl.tensor(data, dtype=dtype).bincount(**okw)
+
+
+LOGSPACE = [
+    ((0, 3, 4), {}), ((-1, 1, 5), {"base": 2.0}), ((1, 2, 1), {}), ((1, 2, 0), {}),
+    ((2, 0, 3), {}), ((0, 1, 11), {}), ((-3, 3, 13), {"dtype": D.Float64}),
+    ((0, 1, 5), {"dtype": D.Float16}), ((0, 3, 4), {"dtype": D.Int64}),
+    ((-2, 2, 5), {"dtype": D.Int64}), ((0, 2, 3), {"base": 2.5, "dtype": D.Int64}),
+    ((0.5, 2.5, 3), {"dtype": D.Int32}), ((0, 3, 4), {"dtype": D.UInt8}),
+    ((0.1, 0.7, 7), {"base": math.e}), ((0, 2, 5), {"base": 0.5, "dtype": D.Float64}),
+]
+
+
+@pytest.mark.parametrize("args,kwargs", LOGSPACE, ids=repr)
+def test_logspace(torch, args, kwargs):
+    tkw = {k: (_tdt(torch, v) if k == "dtype" else v) for k, v in kwargs.items()}
+    ours, theirs = fl.logspace(*args, **kwargs), torch.logspace(*args, **tkw)
+    # torch raises in the output dtype (float32 pow); flodl in float64 then rounds once.
+    exact = ours.dtype in (D.Int64, D.Int32, D.UInt8)
+    rtol = 0.0 if exact else {D.Float16: 1e-3}.get(ours.dtype, 1e-6)
+    check(torch, ours, theirs, rtol=rtol, atol=0.0 if exact else 1e-12, what="logspace")
