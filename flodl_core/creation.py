@@ -368,6 +368,24 @@ def from_dlpack(obj) -> Tensor:
     return Tensor._wrap(cupy_module().from_dlpack(obj))
 
 
+def _check_int_range(fn, arr, target):
+    """Python values converted to an integer dtype must fit it, with PyTorch's bounds:
+    floats within [lowest, max] (NaN never), ints within [min, max], or for an
+    unsigned type within [-max, max] (negatives wrap, as C++ conversion does)."""
+    if target.kind not in "iu":
+        return
+    info = np.iinfo(target)
+    lo, hi = arr.min(), arr.max()
+    if arr.dtype.kind == "f":
+        bad = [v for v in (lo, hi) if not float(info.min) <= v <= float(info.max)]
+    else:
+        low = -int(info.max) if target.kind == "u" else int(info.min)
+        bad = [v for v in (lo, hi) if not low <= int(v) <= info.max]
+    if bad:
+        raise OverflowError(f"{fn}: value {bad[0]} cannot be converted to "
+                            f"{dtype_of(target).name} without overflow")
+
+
 def tensor(data, dtype=None, device=None, opts=None) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays, tensors).
 
@@ -398,8 +416,11 @@ def tensor(data, dtype=None, device=None, opts=None) -> Tensor:
                 if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
                     raise OverflowError("tensor: integer value out of the Int64 range")
                 arr = arr.astype(np.int64)
+        elif arr.size:
+            _check_int_range("tensor", arr, to_numpy_dtype(dtype))
     if dtype is not None:
-        arr = arr.astype(to_numpy_dtype(dtype))
+        with np.errstate(over="ignore"):      # 1e40 as Float32 is inf, as in PyTorch
+            arr = arr.astype(to_numpy_dtype(dtype))
     else:
         dtype_of(arr.dtype)
     return Tensor._wrap(array_to_device(arr, device))

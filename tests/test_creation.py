@@ -544,3 +544,17 @@ def test_rand_in_half_types_stays_below_one(dtype):
 def test_argmax_over_a_nonempty_dim_of_an_empty_tensor():
     t = fl.zeros(0, 3)
     assert t.argmax(1).shape == (0,)
+
+
+@pytest.mark.parametrize("data, dtype", [([300], fl.DType.UInt8), ([2 ** 40], fl.DType.Int32),
+                                         ([256.0], fl.DType.UInt8), ([-0.5], fl.DType.UInt8),
+                                         ([float("nan")], fl.DType.Int64)])
+def test_tensor_refuses_python_values_that_overflow_the_requested_dtype(data, dtype):
+    with pytest.raises(OverflowError, match=f"cannot be converted to {dtype.name}"):
+        fl.tensor(data, dtype=dtype)
+
+
+def test_tensor_keeps_torchs_conversions_that_do_fit():
+    assert fl.tensor([-1], dtype=fl.DType.UInt8).to_numpy().tolist() == [255]   # wraps, as C++
+    assert fl.tensor([3.7, -2.5], dtype=fl.DType.Int32).to_numpy().tolist() == [3, -2]
+    assert np.isinf(fl.tensor([70000.0], dtype=fl.DType.Float16).to_numpy()[0])

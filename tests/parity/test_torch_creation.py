@@ -703,3 +703,31 @@ def test_logspace(torch, args, kwargs):
     exact = ours.dtype in (D.Int64, D.Int32, D.UInt8)
     rtol = 0.0 if exact else {D.Float16: 1e-3}.get(ours.dtype, 1e-6)
     check(torch, ours, theirs, rtol=rtol, atol=0.0 if exact else 1e-12, what="logspace")
+
+
+# ------------------------------- Python values converted to an explicit dtype
+
+_EXPLICIT_CASES = [
+    ([300], "uint8"), ([255], "uint8"), ([-128], "uint8"), ([-129], "uint8"),
+    ([-255], "uint8"), ([-256], "uint8"), ([2 ** 40], "int32"), ([2 ** 63], "int64"),
+    ([2 ** 63 - 1], "int64"), ([-2 ** 63], "int64"), ([9.3e18], "int64"),
+    ([9.2e18], "int64"), ([70000.0], "float16"), ([3.7], "int32"), ([-3.7], "uint8"),
+    ([255.9], "uint8"), ([255.0], "uint8"), ([256.0], "uint8"), ([float("nan")], "int64"),
+    ([1e40], "float32"), ([True, 2], "uint8"), ([-2.5, 1], "int32"),
+]
+
+
+@pytest.mark.parametrize("data, name", _EXPLICIT_CASES,
+                         ids=[f"{d}-{n}" for d, n in _EXPLICIT_CASES])
+def test_tensor_with_an_explicit_dtype_overflows_as_torch(torch, data, name):
+    try:
+        want = torch.tensor(data, dtype=getattr(torch, name)).tolist()
+    except (RuntimeError, OverflowError, ValueError):     # torch's overflow errors
+        want = None
+    fl_dtype = {"uint8": fl.DType.UInt8, "int32": fl.DType.Int32, "int64": fl.DType.Int64,
+                "float16": fl.DType.Float16, "float32": fl.DType.Float32}[name]
+    if want is None:
+        with pytest.raises(OverflowError, match="without overflow"):
+            fl.tensor(data, dtype=fl_dtype)
+    else:
+        assert fl.tensor(data, dtype=fl_dtype).to_numpy().tolist() == want
