@@ -27,18 +27,19 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, maximize=maximize), master_weights)
 
-    def _setup(self, groups, hyper, master_weights):
-        super()._setup(groups, hyper, master_weights)
+    def _group_added(self, index):
         # torch.optim.Adagrad creates every parameter's state at construction (step 0,
-        # sum = initial_accumulator_value), so its state_dict lists parameters that never
-        # had a gradient. Do the same, so state dicts match torch's entry for entry.
-        for group, states in zip(self.param_groups, self._states):
-            for j, p in enumerate(group["params"]):
-                states[j] = self._new_state(p, group)
-                if "master_weight" in states[j]:
-                    # the copy was taken now: a load into p before the first step
-                    # swaps its storage, which _step_param then notices and adopts
-                    self._master_written[id(p)] = p._data
+        # sum = initial_accumulator_value), so its state_dict lists parameters that
+        # never had a gradient. Do the same, so state dicts match torch's entry for
+        # entry. Also for a group from add_param_group, where torch 2.x waits for the
+        # first step with a gradient instead: same values, so the same trajectory.
+        group, states = self.param_groups[index], self._states[index]
+        for j, p in enumerate(group["params"]):
+            states[j] = self._new_state(p, group)
+            if "master_weight" in states[j]:
+                # the copy was taken now: a load into p before the first step
+                # swaps its storage, which _step_param then notices and adopts
+                self._master_written[id(p)] = p._data
 
     def _check_hyper(self, group, where):
         super()._check_hyper(group, where)

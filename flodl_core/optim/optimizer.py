@@ -3,8 +3,8 @@
 An optimizer owns a list of parameter groups (plain dicts, as in PyTorch: the
 hyper-parameters plus ``"params"``) and, for every parameter, a state dict that is
 created lazily at the first step where that parameter has a gradient (Adagrad, as in
-PyTorch, creates its state at construction). Subclasses
-write one method, ``_update(w, g, state, group, work)``, that updates the array
+PyTorch, creates its state at construction and in ``add_param_group``). Groups can
+be added later with ``add_param_group``, as in PyTorch. Subclasses write one method, ``_update(w, g, state, group, work)``, that updates the array
 ``w`` in place from the gradient ``g``; everything else lives here.
 
 Why updates look the way they do:
@@ -58,38 +58,92 @@ class Optimizer:
 
     def _setup(self, groups, hyper: dict, master_weights: bool) -> None:
         name = type(self).__name__
-        unknown = set(hyper) - set(self.defaults)
+        known = type(self).defaults
+        unknown = set(hyper) - set(known)
         if unknown:
             raise TypeError(f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; "
-                            f"expected some of {list(self.defaults)}")
-        base = {**self.defaults, **hyper}
+                            f"expected some of {list(known)}")
+        #: The constructor's hyper-parameters (the class defaults overridden by its
+        #: keywords), as PyTorch's ``optimizer.defaults``: a group that leaves an
+        #: option out, here or in :meth:`add_param_group`, takes it from this dict.
+        self.defaults = {**known, **hyper}
         self.master_weights = bool(master_weights)
         self.param_groups: list = []
         self._states: list = []
-        seen = {}
+        taken = {}
         for index, (params, overrides) in enumerate(groups):
-            unknown = set(overrides) - set(self.defaults)
-            if unknown:
-                raise TypeError(f"{name}: group {index}: unknown hyper-parameter(s) "
-                                f"{sorted(unknown)}; expected some of {list(self.defaults)}")
-            group = {**base, **{k: v for k, v in overrides.items() if v is not None}}
-            self._check_hyper(group, f"{name} group {index}" if len(groups) > 1 else name)
-            plist = _param_list(params, name)
-            for p in plist:
-                if id(p) in seen:
-                    raise OptimizerError(f"{name}: a parameter of shape {p.shape} appears in "
-                                     f"group {seen[id(p)]} and group {index}; each parameter "
-                                     f"may belong to one group only")
-                seen[id(p)] = index
-            group["params"] = plist
+            where = f"{name} group {index}" if len(groups) > 1 else name
+            group, ids = self._make_group(params, overrides, index, where, taken)
+            taken.update(ids)
             self.param_groups.append(group)
-            self._states.append([None] * len(plist))
-        if not seen:
+            self._states.append([None] * len(group["params"]))
+        if not taken:
             raise OptimizerError(f"{name}: got an empty parameter list")
         self._workspace = {}
         # Master weights: id(param) -> the array last written from its float32 copy,
         # to notice a parameter given new values behind our back (checkpoint, set_data).
         self._master_written = {}
+        for index in range(len(self.param_groups)):
+            self._group_added(index)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group, as ``torch.optim.Optimizer.add_param_group``.
+
+        ``param_group`` is a dict with ``"params"`` (a Parameter, an iterable of them
+        or a Module) and any hyper-parameter; the ones left out take the
+        constructor's values (:attr:`defaults`). Unknown keys, bad values and a
+        parameter already in a group raise, and then nothing is changed. Typical use:
+        unfreezing a backbone mid-training (``{"params": backbone.parameters(),
+        "lr": 1e-5}``); the new parameters get their state at their first step
+        (Adagrad's at once, as at construction), the other groups keep theirs.
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}.add_param_group: param_group must be a dict with "
+                            f"'params' and hyper-parameters, got "
+                            f"{type(param_group).__name__}")
+        index = len(self.param_groups)
+        (params, overrides), = _as_groups([param_group], f"{name}.add_param_group",
+                                          start=index)
+        taken = {id(p): i for i, group in enumerate(self.param_groups)
+                 for p in group["params"]}
+        group, _ = self._make_group(params, overrides, index,
+                                    f"{name}.add_param_group (group {index})", taken)
+        # Validated: commit (one more group, one more list of states).
+        self.param_groups.append(group)
+        self._states.append([None] * len(group["params"]))
+        self._group_added(index)
+
+    def _make_group(self, params, overrides: dict, index: int, where: str, taken: dict):
+        """A validated group dict and ``{id(param): index}`` for its parameters.
+
+        ``taken`` maps the parameters of the other groups to their group index.
+        Nothing is changed on the optimizer.
+        """
+        name = type(self).__name__
+        known = type(self).defaults
+        unknown = set(overrides) - set(known)
+        if unknown:
+            raise TypeError(f"{name}: group {index}: unknown hyper-parameter(s) "
+                            f"{sorted(unknown)}; expected some of {list(known)}")
+        group = {**self.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+        self._check_hyper(group, where)
+        plist = _param_list(params, name)
+        ids = {}
+        for p in plist:
+            other = taken.get(id(p), ids.get(id(p)))
+            if other is not None:
+                raise OptimizerError(f"{name}: a parameter of shape {p.shape} appears in "
+                                     f"more than one parameter group (group {other} and "
+                                     f"group {index}); each parameter may belong to one "
+                                     f"group only")
+            ids[id(p)] = index
+        group["params"] = plist
+        return group, ids
+
+    def _group_added(self, index: int) -> None:
+        """Called for each group at construction and by :meth:`add_param_group`
+        (Adagrad creates the group's state here)."""
 
     def _check_hyper(self, group: dict, where: str) -> None:
         """Validate a group's hyper-parameters (subclasses extend)."""
@@ -354,11 +408,12 @@ def as_param_list(params) -> list:
     return list(params)
 
 
-def _as_groups(params, owner: str) -> list:
-    """``[(params, overrides), ...]`` for ``_setup``.
+def _as_groups(params, owner: str, start: int = 0) -> list:
+    """``[(params, overrides), ...]`` for ``_setup`` (and ``add_param_group``).
 
     PyTorch's per-parameter options, ``[{"params": ..., "lr": ...}, ...]``, give one
     group per dict (its keys override the constructor's); anything else is one group.
+    ``start`` is the index of the first dict's group, for error messages.
     """
     if isinstance(params, Variable) or hasattr(params, "parameters"):
         return [(params, {})]
@@ -369,7 +424,7 @@ def _as_groups(params, owner: str) -> list:
     if not params or not all(isinstance(g, dict) for g in params):
         return [(params, {})]
     groups = []
-    for index, g in enumerate(params):
+    for index, g in enumerate(params, start):
         if "params" not in g:
             raise OptimizerError(f"{owner}: parameter group {index} has no 'params' entry")
         groups.append((g["params"], {k: v for k, v in g.items() if k != "params"}))

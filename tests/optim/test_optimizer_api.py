@@ -378,3 +378,254 @@ def test_converges_on_classification(name):
         opt.step()
     accuracy = float((h.to_numpy().argmax(1) == labels.to_numpy()).mean())
     assert accuracy > 0.95, (name, loss.item(), accuracy)
+
+
+# ------------------------------------------------------------- add_param_group
+# Per optimizer: the constructor's options and the added group's overrides.
+ADD_GROUP = {
+    "SGD": (dict(lr=0.05, momentum=0.9), dict(lr=0.02, weight_decay=0.1, dampening=0.2)),
+    "Adam": (dict(lr=0.01, betas=(0.8, 0.99)), dict(lr=0.003, weight_decay=0.1, amsgrad=True)),
+    "AdamW": (dict(lr=0.01), dict(lr=0.003, weight_decay=0.5)),
+    "NAdam": (dict(lr=0.01), dict(lr=0.004, weight_decay=0.1, betas=(0.8, 0.99))),
+    "RAdam": (dict(lr=0.01), dict(lr=0.005, weight_decay=0.1, decoupled_weight_decay=True)),
+    "RMSprop": (dict(lr=0.01, momentum=0.5), dict(lr=0.002, centered=True, weight_decay=0.1)),
+    "Adagrad": (dict(lr=0.1, initial_accumulator_value=0.2),
+                dict(lr=0.05, lr_decay=0.1, initial_accumulator_value=0.5)),
+}
+
+
+def _fresh(device=fl.Device.CPU, dtype=np.float32):
+    """Two independent copies of the same three parameters."""
+    return _params(device, dtype), _params(device, dtype)
+
+
+def _weights(params):
+    return [p.to_numpy().copy() for p in params]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_add_param_group_mid_training_equals_both_groups_from_the_start(name, device):
+    """Group 1 added after K steps follows, bit for bit, an optimizer that held it from
+    the start and got no gradient for it until then (no state, no update); group 0's
+    trajectory is unchanged by the addition."""
+    base, extra = ADD_GROUP[name]
+    (a, b, c), (a2, b2, c2) = _fresh(device)
+    added = _make(name, [a], **base)
+    upfront = _make(name, [{"params": [a2]}, {"params": [b2, c2], **extra}], **base)
+    K = 3
+    for s in range(8):
+        if s == K:
+            added.add_param_group({"params": [b, c], **extra})
+        live = [a, b, c] if s >= K else [a]
+        _set_grads(live, s)
+        _set_grads([a2, b2, c2][:len(live)], s)
+        added.step()
+        upfront.step()
+        for p, q in zip([a, b, c], [a2, b2, c2]):
+            np.testing.assert_array_equal(p.to_numpy(), q.to_numpy(), err_msg=f"step {s}")
+    assert added.param_groups[1]["lr"] == extra["lr"]
+    assert len(added.parameters()) == 3
+    sd, ref = added.state_dict(), upfront.state_dict()
+    assert sd["param_groups"] == ref["param_groups"]
+    assert sorted(sd["state"]) == sorted(ref["state"]) == [0, 1, 2]
+    for i in ref["state"]:
+        for k, v in ref["state"][i].items():
+            np.testing.assert_array_equal(np.asarray(sd["state"][i][k]), np.asarray(v))
+
+
+def test_add_param_group_first_step_by_hand():
+    """SGD and Adam's first update of an added group, from the formulas."""
+    a, b = _params()[:2]
+    opt = fl.SGD([a], 0.1, momentum=0.9)
+    _set_grads([a], 0)
+    opt.step()
+    opt.add_param_group({"params": b, "lr": 0.5, "weight_decay": 0.1})
+    w0 = b.to_numpy().copy()
+    _set_grads([a, b], 1)
+    g = b.grad.to_numpy()
+    opt.step()
+    # momentum buffer starts as the gradient: w - lr * (g + wd * w)
+    np.testing.assert_allclose(b.to_numpy(), w0 - 0.5 * (g + 0.1 * w0), rtol=1e-6)
+    np.testing.assert_array_equal(opt.state_dict()["state"][1]["momentum_buffer"],
+                                  g + np.float32(0.1) * w0)
+
+    a, b = _params()[:2]
+    opt = fl.Adam([a], 1e-2)
+    for s in range(4):
+        _set_grads([a], s)
+        opt.step()
+    opt.add_param_group({"params": [b], "lr": 0.25, "eps": 0.5})
+    w0 = b.to_numpy().copy()
+    _set_grads([a, b], 9)
+    g = b.grad.to_numpy().astype(np.float64)
+    opt.step()
+    # step 1 of b: m_hat = g, v_hat = g * g  ->  w - lr * g / (|g| + eps)
+    np.testing.assert_allclose(b.to_numpy(), w0 - 0.25 * g / (np.abs(g) + 0.5), rtol=1e-6)
+    st = opt.state_dict()["state"]
+    assert st[1]["step"] == 1 and st[0]["step"] == 5
+
+
+def test_add_param_group_takes_the_constructors_values_as_defaults():
+    a, b, c = _params()
+    opt = fl.Adam([a], lr=0.01, betas=(0.8, 0.9), weight_decay=0.2)
+    assert opt.defaults == dict(fl.Adam.defaults, lr=0.01, betas=(0.8, 0.9), weight_decay=0.2)
+    assert fl.Adam.defaults["lr"] == 1e-3          # the class defaults are untouched
+    opt.add_param_group({"params": [b]})
+    opt.add_param_group({"params": [c], "lr": 0.5, "betas": (0.5, 0.6)})
+    g1, g2 = opt.param_groups[1:]
+    assert {k: v for k, v in g1.items() if k != "params"} == opt.defaults
+    assert g2["lr"] == 0.5 and g2["betas"] == (0.5, 0.6) and g2["weight_decay"] == 0.2
+    assert g1["params"] == [b] and g2["params"] == [c]
+    # with_groups(**defaults) are the defaults, not the first group's options
+    opt = fl.SGD.with_groups(momentum=0.9).group([a], 0.3).build()
+    opt.add_param_group({"params": [b]})
+    assert opt.param_groups[1]["lr"] == fl.SGD.defaults["lr"]
+    assert opt.param_groups[1]["momentum"] == 0.9
+    # a Module, a single Parameter, a generator
+    model = fl.Linear(3, 2)
+    opt = fl.SGD([a], 0.1)
+    opt.add_param_group({"params": model})
+    opt.add_param_group({"params": b})
+    opt.add_param_group({"params": (p for p in [c])})
+    assert [len(g["params"]) for g in opt.param_groups] == [1, 2, 1, 1]
+
+
+def test_add_param_group_errors_change_nothing():
+    a, b, c = _params()
+    opt = fl.SGD([a, b], 0.1, momentum=0.9)
+    _set_grads([a, b], 0)
+    opt.step()
+    before = opt.state_dict()
+    bad = [
+        ({"params": [b]}, ValueError, r"more than one parameter group \(group 0 and group 1\)"),
+        ({"params": [c, a]}, ValueError, "one group only"),
+        ({"params": [c, c]}, ValueError, "more than one parameter group"),
+        ({"lr": 0.1}, ValueError, "group 1 has no 'params'"),
+        ([c], TypeError, "must be a dict"),
+        ({"params": [c], "bogus": 1}, TypeError, "bogus"),
+        ({"params": [c], "lr": -1.0}, ValueError, r"add_param_group \(group 1\): lr"),
+        ({"params": [c], "nesterov": True, "momentum": 0.0}, ValueError, "Nesterov"),
+        ({"params": [c * 2]}, ValueError, "leaf"),
+        ({"params": [np.zeros(3)]}, TypeError, "Parameters"),
+    ]
+    for group, exc, match in bad:
+        with pytest.raises(exc, match=match):
+            opt.add_param_group(group)
+    assert len(opt.param_groups) == 1 and len(opt._states) == 1
+    assert opt.state_dict()["param_groups"] == before["param_groups"]
+    with pytest.raises(ValueError, match="beta1"):
+        fl.Adam([a]).add_param_group({"params": [c], "betas": (1.0, 0.9)})
+    with pytest.raises(ValueError, match="lr_decay"):
+        fl.Adagrad([a]).add_param_group({"params": [c], "lr_decay": -1.0})
+    # torch allows an empty group (it steps nothing)
+    opt.add_param_group({"params": []})
+    opt.step()
+    assert opt.state_dict()["param_groups"][1]["params"] == []
+
+
+def test_learning_rate_setters_see_an_added_group():
+    a, b = _params()[:2]
+    opt = fl.SGD([a], 0.1)
+    opt.add_param_group({"params": [b], "lr": 0.2})
+    opt.set_group_lr(1, 0.05)
+    assert opt.group_lr(1) == 0.05 and opt.group_lr(-1) == 0.05 and opt.group_lr(0) == 0.1
+    opt.scale_lr(0.5)
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.025]
+    opt.set_lr(1e-3)
+    assert [g["lr"] for g in opt.param_groups] == [1e-3, 1e-3]
+    assert "group 1" in repr(opt)
+
+
+def test_adagrad_add_param_group_creates_the_state_at_once():
+    a, b, c = _params()
+    opt = fl.Adagrad([a], 0.1, initial_accumulator_value=0.25)
+    _set_grads([a], 0)
+    opt.step()
+    opt.add_param_group({"params": [b, c], "initial_accumulator_value": 0.5})
+    state = opt.state_dict()["state"]
+    assert sorted(state) == [0, 1, 2]
+    assert state[0]["step"] == 1 and state[1]["step"] == 0 and state[2]["step"] == 0
+    np.testing.assert_array_equal(state[2]["sum"], np.full(c.shape, 0.5, np.float32))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_state_dict_and_state_file_round_trip_with_an_added_group(name, tmp_path):
+    base, extra = ADD_GROUP[name]
+    params = _params()
+    opt = _make(name, params[:1], **base)
+    _set_grads(params[:1], 0)
+    opt.step()
+    opt.add_param_group({"params": params[1:], **extra})
+    for s in range(1, 4):
+        _set_grads(params, s)
+        opt.step()
+    saved_weights = _weights(params)
+    saved = opt.state_dict()
+    assert len(saved["param_groups"]) == 2 and saved["param_groups"][1]["params"] == [1, 2]
+    opt.save_state(tmp_path / "opt.h5")
+    for s in range(4, 7):
+        _set_grads(params, s)
+        opt.step()
+    uninterrupted = _weights(params)
+
+    for how in ("state_dict", "file"):
+        resumed = [fl.nn.Parameter(fl.tensor(w)) for w in saved_weights]
+        opt2 = _make(name, resumed[:1], **base)
+        with pytest.raises(ValueError, match="group"):      # one group too few
+            opt2.load_state_dict(saved)
+        opt2.add_param_group({"params": resumed[1:]})       # hyper-parameters come back
+        if how == "state_dict":
+            opt2.load_state_dict(saved)
+        else:
+            opt2.load_state(tmp_path / "opt.h5")
+        assert opt2.state_dict()["param_groups"] == saved["param_groups"]
+        for s in range(4, 7):
+            _set_grads(resumed, s)
+            opt2.step()
+        for w, p in zip(uninterrupted, resumed):
+            np.testing.assert_array_equal(w, p.to_numpy(), err_msg=how)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_added_half_precision_group_gets_master_weights(name):
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal(16).astype(np.float16).astype(np.float32)
+    anchor32, anchorh = (fl.nn.Parameter(fl.tensor(np.ones(2, dt)))
+                         for dt in (np.float32, np.float16))
+    p32 = fl.nn.Parameter(fl.tensor(w0))
+    ph = fl.nn.Parameter(fl.tensor(w0.astype(np.float16)))
+    kw = dict(lr=1e-3, momentum=0.9) if name == "SGD" else dict(lr=1e-3)
+    o32 = _make(name, [anchor32], **kw)
+    oh = _make(name, [anchorh], master_weights=True, **kw)
+    o32.add_param_group({"params": [p32], "lr": 2e-3})
+    oh.add_param_group({"params": [ph], "lr": 2e-3})
+    if name == "Adagrad":                   # state (and master copy) at once
+        assert oh.state_dict()["state"][1]["master_weight"].dtype == np.float32
+    for _ in range(5):
+        g = rng.standard_normal(16).astype(np.float16)
+        p32.grad = fl.tensor(g.astype(np.float32))
+        ph.grad = fl.tensor(g)
+        o32.step()
+        oh.step()
+    assert ph.dtype == fl.DType.Float16
+    assert oh.state_dict()["state"][1]["master_weight"].dtype == np.float32
+    np.testing.assert_array_equal(ph.to_numpy(), p32.to_numpy().astype(np.float16))
+
+
+def test_step_after_add_param_group_allocates_nothing_proportional():
+    rng = np.random.default_rng(0)
+    small = fl.nn.Parameter(fl.tensor(rng.standard_normal(4).astype(np.float32)))
+    big = fl.nn.Parameter(fl.tensor(rng.standard_normal((256, 256)).astype(np.float32)))
+    opt = fl.Adam([small], 1e-3, amsgrad=True)
+    small.grad = fl.tensor(np.ones(4, np.float32))
+    opt.step()
+    opt.add_param_group({"params": [big], "weight_decay": 0.1})
+    big.grad = fl.tensor(rng.standard_normal((256, 256)).astype(np.float32))
+    opt.step()                   # the new state; the workspaces grow to the new size
+    tracemalloc.start()
+    try:
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 256 * 4 // 4, f"step allocated {peak} bytes"

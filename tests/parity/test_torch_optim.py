@@ -728,3 +728,106 @@ def test_grad_scaler_new_scale_disabled_and_misuse_match_torch(torch):
     off, toff = fl.GradScaler(enabled=False), torch.amp.GradScaler("cpu", enabled=False)
     assert off.get_scale() == toff.get_scale() == 1.0
     assert off.state_dict() == toff.state_dict() == {}
+
+
+# ============================================================ add_param_group
+def _torch_hyper(tgroup, ours):
+    """torch's values of the hyper-parameters flodl has (torch adds foreach, fused...)."""
+    return {k: (tuple(tgroup[k]) if isinstance(ours[k], tuple) else tgroup[k])
+            for k in ours if k != "params"}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", sorted(GROUP_CASES))
+def test_add_param_group_mid_training_matches_torch(torch, name, dtype):
+    """Parameter 0 trains alone; at step K parameters 1 and 2 join as a second group
+    with their own options (the rest from the constructor's), added with
+    ``add_param_group`` in both frameworks. Parameters are compared every step, the
+    state right after the addition, after the first step of the new group and at
+    the end; the lrs of both groups change every step after the addition.
+
+    One known difference: flodl's Adagrad creates the new group's state in
+    add_param_group (step 0, sum = initial_accumulator_value), as at construction;
+    torch 2.x creates it at the parameter's first step with a gradient. The values
+    are the same, so the trajectories are too."""
+    base, override = GROUP_CASES[name]
+    K = 7
+    pairs = [_pair(torch, dtype, k) for k in range(len(SHAPES))]
+    params, tparams = [p for p, _ in pairs], [tp for _, tp in pairs]
+    opt = getattr(fl, name)(params[:1], **base)
+    topt = getattr(torch.optim, name)(tparams[:1], **base)
+    rtol = RTOL[dtype]
+    lrs = [base["lr"], override["lr"]]
+    for t in range(STEPS):
+        if t == K:
+            opt.add_param_group({"params": params[1:], **override})
+            topt.add_param_group({"params": tparams[1:], **override})
+            if name == "Adagrad":
+                ours = opt.state_dict()["state"]
+                for k in (1, 2):
+                    assert not topt.state.get(tparams[k]) and ours[k]["step"] == 0
+                    np.testing.assert_array_equal(ours[k]["sum"], 0.0)
+            else:
+                _compare_state(opt, topt, tparams, rtol, f"{name} right after add_param_group")
+            for ours, theirs in zip(opt.param_groups, topt.param_groups):
+                assert ours == {**_torch_hyper(theirs, ours), "params": ours["params"]}
+        if t >= K:
+            for i, tg in enumerate(topt.param_groups):
+                tg["lr"] = _group_lr(t, lrs[i])
+                opt.set_group_lr(i, _group_lr(t, lrs[i]))
+        for k, (p, tp) in enumerate(pairs):
+            # before K only parameter 0 is optimized; after it parameter 1 skips a step
+            _feed(p, tp, t, k, skip=(k > 0 and t < K) or (k == 1 and t % 5 == 3))
+        opt.step()
+        topt.step()
+        for k, (p, tp) in enumerate(pairs):
+            _close(p, tp, rtol, f"{name} step {t} parameter {k}")
+        if t == K:
+            _compare_state(opt, topt, tparams, rtol, f"{name} first step of the new group")
+    _compare_state(opt, topt, tparams, rtol, name)
+    sd, tsd = opt.state_dict(), topt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == \
+        [g["params"] for g in tsd["param_groups"]]
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_CASES))
+def test_add_param_group_state_dict_loads_across_frameworks(torch, name):
+    """torch's state_dict after add_param_group (converted to NumPy) loads into a flodl
+    optimizer given the same groups, and both continue identically."""
+    base, override = GROUP_CASES[name]
+    pairs = [_pair(torch, np.float64, k) for k in range(len(SHAPES))]
+    params, tparams = [p for p, _ in pairs], [tp for _, tp in pairs]
+    topt = getattr(torch.optim, name)(tparams[:1], **base)
+    _feed(*pairs[0], 0, 0)
+    topt.step()
+    topt.add_param_group({"params": tparams[1:], **override})
+    for t in range(1, 4):
+        for k, (p, tp) in enumerate(pairs):
+            _feed(p, tp, t, k)
+        topt.step()
+    for p, tp in pairs:
+        p.set_data(fl.from_numpy(tp.detach().numpy().copy()))
+    tsd = topt.state_dict()
+    state = {i: {k: (float(v) if k in ("step", "mu_product") else to_numpy(v))
+                 for k, v in st.items()} for i, st in tsd["state"].items()}
+    opt = getattr(fl, name)(params[:1], **base)
+    opt.add_param_group({"params": params[1:]})     # options come from the state dict
+    opt.load_state_dict({"state": state, "param_groups": tsd["param_groups"]})
+    assert opt.param_groups[1]["lr"] == override["lr"]
+    for t in range(4, 10):
+        for k, (p, tp) in enumerate(pairs):
+            _feed(p, tp, t, k)
+        opt.step()
+        topt.step()
+        for k, (p, tp) in enumerate(pairs):
+            _close(p, tp, 1e-12, f"{name} resumed step {t} parameter {k}")
+
+
+def test_add_param_group_duplicate_is_a_value_error_as_in_torch(torch):
+    (p, tp), (q, tq) = _pair(torch, np.float64, 0), _pair(torch, np.float64, 1)
+    opt, topt = fl.Adam([p]), torch.optim.Adam([tp])
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        topt.add_param_group({"params": [tq, tp]})
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [q, p]})
+    assert len(opt.param_groups) == len(topt.param_groups) == 1
