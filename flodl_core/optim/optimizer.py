@@ -59,10 +59,7 @@ class Optimizer:
     def _setup(self, groups, hyper: dict, master_weights: bool) -> None:
         name = type(self).__name__
         known = type(self).defaults
-        unknown = set(hyper) - set(known)
-        if unknown:
-            raise TypeError(f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; "
-                            f"expected some of {list(known)}")
+        self._check_known(hyper, name)
         #: The constructor's hyper-parameters (the class defaults overridden by its
         #: keywords), as PyTorch's ``optimizer.defaults``: a group that leaves an
         #: option out, here or in :meth:`add_param_group`, takes it from this dict.
@@ -114,6 +111,14 @@ class Optimizer:
         self._states.append([None] * len(group["params"]))
         self._group_added(index)
 
+    def _check_known(self, keys, where: str) -> None:
+        """Refuse hyper-parameter names this optimizer does not have."""
+        known = type(self).defaults
+        unknown = set(keys) - set(known)
+        if unknown:
+            raise TypeError(f"{where}: unknown hyper-parameter(s) {sorted(unknown)}; "
+                            f"expected some of {list(known)}")
+
     def _make_group(self, params, overrides: dict, index: int, where: str, taken: dict):
         """A validated group dict and ``{id(param): index}`` for its parameters.
 
@@ -121,11 +126,7 @@ class Optimizer:
         Nothing is changed on the optimizer.
         """
         name = type(self).__name__
-        known = type(self).defaults
-        unknown = set(overrides) - set(known)
-        if unknown:
-            raise TypeError(f"{name}: group {index}: unknown hyper-parameter(s) "
-                            f"{sorted(unknown)}; expected some of {list(known)}")
+        self._check_known(overrides, f"{name}: group {index}")
         group = {**self.defaults, **{k: v for k, v in overrides.items() if v is not None}}
         self._check_hyper(group, where)
         plist = _param_list(params, name)

@@ -14,6 +14,14 @@ def torch():
     return pytest.importorskip("torch")
 
 
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def is_float_array(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
 def to_numpy(x) -> np.ndarray:
     """A flodl Tensor/Variable or a torch tensor as a host NumPy array."""
     if type(x).__module__.startswith("torch"):

@@ -13,18 +13,10 @@ import pytest
 import flodl_core as fl
 from flodl_core.nn import functional as F
 
-from .conftest import assert_close, to_numpy
+from .conftest import assert_close, is_float_array as _is_float, rng as _rng, to_numpy
 
 RTOL64, ATOL64 = 1e-9, 1e-11
 RTOL32, ATOL32 = 1e-4, 1e-5
-
-
-def _rng(seed=0):
-    return np.random.default_rng(seed)
-
-
-def _is_float(a):
-    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
 
 
 def _fl_val(a, grad):

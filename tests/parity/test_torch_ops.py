@@ -26,7 +26,7 @@ import flodl_core as fl
 from flodl_core.autograd.registry import all_opinfos
 from flodl_core.nn import functional as F
 
-from .conftest import assert_close, to_numpy
+from .conftest import assert_close, is_float_array as _is_float, rng as _rng, to_numpy
 
 RTOL64, ATOL64 = 1e-10, 1e-12
 RTOL32, ATOL32 = 2e-5, 1e-6
@@ -39,14 +39,6 @@ HARDSIGMOID_GRAD_RTOL = 1e-7
 
 
 # ============================================================== the harness
-
-
-def _rng(seed=0):
-    return np.random.default_rng(seed)
-
-
-def _is_float(a):
-    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
 
 
 def _fl_arg(a, grad):
